@@ -1,0 +1,12 @@
+# forma_project_options(<target>): the flags of forma's own builds (tests, benchmarks, examples).
+# Warnings are errors under GCC and Clang; users of the headers get none of this.
+set(FORMA_WARNING_FLAGS -Wall -Wextra -Wpedantic -Werror)
+
+function(forma_project_options target)
+  target_link_libraries(${target} PRIVATE forma::forma)
+  target_compile_features(${target} PRIVATE cxx_std_20)
+  set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
+  if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    target_compile_options(${target} PRIVATE ${FORMA_WARNING_FLAGS})
+  endif()
+endfunction()

@@ -1,0 +1,100 @@
+// forma/kernels/cpu/gemm.hpp — C = op(A) · op(B) on row-major arrays with leading dimensions.
+//
+//   gemm_nn: A (M, K), B (K, N)          => C (M, N)
+//   gemm_nt: A (M, K), B (N, K) used as Bᵀ => C (M, N)   (the Linear-layer layout)
+//   gemm:    either operand may be transposed (A stored (K, M), B stored (N, K))
+// C is overwritten. Each output row is computed by one thread in a fixed order.
+#pragma once
+
+#include <cstddef>
+#include <vector>
+
+#include "forma/core/config.hpp"
+#include "forma/core/parallel.hpp"
+#include "forma/kernels/cpu/dot.hpp"
+
+namespace forma::kernels::cpu {
+
+template <class T>
+void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const T* A, std::size_t lda, const T* B,
+             std::size_t ldb, T* C, std::size_t ldc) {
+  // Four rows of C at a time share every row of B that is loaded; columns in blocks that keep
+  // the four partial rows in L1.
+  constexpr std::size_t row_block = 4, col_block = 512;
+  const std::size_t row_blocks = (M + row_block - 1) / row_block;
+  parallel_for(row_blocks, row_block * N * K, [&](std::size_t block) {
+    const std::size_t i0 = block * row_block;
+    const std::size_t rows = M - i0 < row_block ? M - i0 : row_block;
+    for (std::size_t j0 = 0; j0 < N; j0 += col_block) {
+      const std::size_t cols = N - j0 < col_block ? N - j0 : col_block;
+      for (std::size_t r = 0; r < rows; ++r) {
+        T* c = C + (i0 + r) * ldc + j0;
+        for (std::size_t j = 0; j < cols; ++j) c[j] = T{};
+      }
+      if (rows == row_block) {
+        T* FORMA_RESTRICT c0 = C + (i0 + 0) * ldc + j0;
+        T* FORMA_RESTRICT c1 = C + (i0 + 1) * ldc + j0;
+        T* FORMA_RESTRICT c2 = C + (i0 + 2) * ldc + j0;
+        T* FORMA_RESTRICT c3 = C + (i0 + 3) * ldc + j0;
+        for (std::size_t k = 0; k < K; ++k) {
+          const T* FORMA_RESTRICT b = B + k * ldb + j0;
+          const T a0 = A[(i0 + 0) * lda + k], a1 = A[(i0 + 1) * lda + k];
+          const T a2 = A[(i0 + 2) * lda + k], a3 = A[(i0 + 3) * lda + k];
+          for (std::size_t j = 0; j < cols; ++j) {
+            c0[j] += a0 * b[j];
+            c1[j] += a1 * b[j];
+            c2[j] += a2 * b[j];
+            c3[j] += a3 * b[j];
+          }
+        }
+      } else {
+        for (std::size_t r = 0; r < rows; ++r) {
+          T* FORMA_RESTRICT c = C + (i0 + r) * ldc + j0;
+          for (std::size_t k = 0; k < K; ++k) {
+            const T* FORMA_RESTRICT b = B + k * ldb + j0;
+            const T a = A[(i0 + r) * lda + k];
+            for (std::size_t j = 0; j < cols; ++j) c[j] += a * b[j];
+          }
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const T* A, std::size_t lda, const T* B,
+             std::size_t ldb, T* C, std::size_t ldc) {
+  parallel_for(M, N * K, [&](std::size_t i) {
+    const T* a = A + i * lda;
+    T* c = C + i * ldc;
+    for (std::size_t j = 0; j < N; ++j) c[j] = dot(a, B + j * ldb, K);
+  });
+}
+
+// y (M) = A (M, K) · x (K).
+template <class T>
+void gemv(std::size_t M, std::size_t K, const T* A, std::size_t lda, const T* x, T* y) {
+  parallel_for(M, K, [&](std::size_t i) { y[i] = dot(A + i * lda, x, K); });
+}
+
+// The general form: A is stored (K, M) when trans_a, B is stored (N, K) when trans_b. A
+// transposed A is packed into row-major order first (one allocation of M·K elements).
+template <class T>
+void gemm(bool trans_a, bool trans_b, std::size_t M, std::size_t N, std::size_t K, const T* A,
+          std::size_t lda, const T* B, std::size_t ldb, T* C, std::size_t ldc) {
+  if (trans_a) {
+    std::vector<T> packed(M * K);
+    for (std::size_t k = 0; k < K; ++k) {
+      for (std::size_t i = 0; i < M; ++i) packed[i * K + k] = A[k * lda + i];
+    }
+    gemm(false, trans_b, M, N, K, packed.data(), K, B, ldb, C, ldc);
+    return;
+  }
+  if (trans_b) {
+    gemm_nt(M, N, K, A, lda, B, ldb, C, ldc);
+  } else {
+    gemm_nn(M, N, K, A, lda, B, ldb, C, ldc);
+  }
+}
+
+}  // namespace forma::kernels::cpu
