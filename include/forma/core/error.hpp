@@ -15,7 +15,8 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
-#include <variant>
+#include <memory>
+#include <functional>
 
 #include "forma/core/config.hpp"
 
@@ -66,11 +67,12 @@ struct Error {
     return line + message;
   }
 
-  Error&& with_path(std::string file) && {
+  // Builders that return a new Error (by value, so `e = std::move(e).with_path(p)` is safe).
+  Error with_path(std::string file) && {
     path = std::move(file);
     return std::move(*this);
   }
-  Error&& with_tensor(std::string name) && {
+  Error with_tensor(std::string name) && {
     tensor = std::move(name);
     return std::move(*this);
   }
@@ -125,7 +127,8 @@ inline constexpr bool is_result_v<Result<T>> = true;
 }
 }  // namespace detail
 
-// A value or an Error. Like std::expected<T, Error> (C++23), which C++20 lacks.
+// A value or an Error. Like std::expected<T, Error> (C++23), which C++20 lacks. (A tagged union
+// rather than std::variant, whose destructor trips GCC 12's -Wmaybe-uninitialized at -O3.)
 template <class T>
 class [[nodiscard]] Result {
   static_assert(!std::is_reference_v<T> && !std::is_same_v<std::remove_cv_t<T>, Error>,
@@ -138,40 +141,85 @@ class [[nodiscard]] Result {
     requires(std::constructible_from<T, U &&> &&
              !std::is_same_v<std::remove_cvref_t<U>, Result> &&
              !std::is_same_v<std::remove_cvref_t<U>, Error>)
-  Result(U&& value) : state_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
+  Result(U&& value) : has_value_(true) {  // NOLINT: implicit, like std::expected
+    std::construct_at(&value_, std::forward<U>(value));
+  }
 
-  Result(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  Result(Error error) : has_value_(false) {  // NOLINT
+    std::construct_at(&error_, std::move(error));
+  }
 
-  bool has_value() const noexcept { return state_.index() == 0; }
-  explicit operator bool() const noexcept { return has_value(); }
+  Result(const Result& other) : has_value_(other.has_value_) {
+    if (has_value_) {
+      std::construct_at(&value_, other.value_);
+    } else {
+      std::construct_at(&error_, other.error_);
+    }
+  }
+  Result(Result&& other) noexcept(std::is_nothrow_move_constructible_v<T>)
+      : has_value_(other.has_value_) {
+    if (has_value_) {
+      std::construct_at(&value_, std::move(other.value_));
+    } else {
+      std::construct_at(&error_, std::move(other.error_));
+    }
+  }
+  Result& operator=(const Result& other) {
+    if (this != &other) {
+      destroy();
+      has_value_ = other.has_value_;
+      if (has_value_) {
+        std::construct_at(&value_, other.value_);
+      } else {
+        std::construct_at(&error_, other.error_);
+      }
+    }
+    return *this;
+  }
+  Result& operator=(Result&& other) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    if (this != &other) {
+      destroy();
+      has_value_ = other.has_value_;
+      if (has_value_) {
+        std::construct_at(&value_, std::move(other.value_));
+      } else {
+        std::construct_at(&error_, std::move(other.error_));
+      }
+    }
+    return *this;
+  }
+  ~Result() { destroy(); }
+
+  bool has_value() const noexcept { return has_value_; }
+  explicit operator bool() const noexcept { return has_value_; }
 
   T& value() & {
-    if (!has_value()) detail::throw_error(error());
-    return *std::get_if<0>(&state_);
+    if (!has_value_) detail::throw_error(error_);
+    return value_;
   }
   const T& value() const& {
-    if (!has_value()) detail::throw_error(error());
-    return *std::get_if<0>(&state_);
+    if (!has_value_) detail::throw_error(error_);
+    return value_;
   }
   T&& value() && {
-    if (!has_value()) detail::throw_error(error());
-    return std::move(*std::get_if<0>(&state_));
+    if (!has_value_) detail::throw_error(error_);
+    return std::move(value_);
   }
 
   // Unchecked access; the caller has tested has_value().
-  T& operator*() & noexcept { return *std::get_if<0>(&state_); }
-  const T& operator*() const& noexcept { return *std::get_if<0>(&state_); }
-  T&& operator*() && noexcept { return std::move(*std::get_if<0>(&state_)); }
-  T* operator->() noexcept { return std::get_if<0>(&state_); }
-  const T* operator->() const noexcept { return std::get_if<0>(&state_); }
+  T& operator*() & noexcept { return value_; }
+  const T& operator*() const& noexcept { return value_; }
+  T&& operator*() && noexcept { return std::move(value_); }
+  T* operator->() noexcept { return &value_; }
+  const T* operator->() const noexcept { return &value_; }
 
   // The error; only valid when !has_value().
-  const Error& error() const& noexcept { return *std::get_if<1>(&state_); }
-  Error&& error() && noexcept { return std::move(*std::get_if<1>(&state_)); }
+  const Error& error() const& noexcept { return error_; }
+  Error&& error() && noexcept { return std::move(error_); }
 
   template <class U>
   T value_or(U&& fallback) const& {
-    return has_value() ? **this : static_cast<T>(std::forward<U>(fallback));
+    return has_value_ ? value_ : static_cast<T>(std::forward<U>(fallback));
   }
 
   // f(T) → Result<U>: chains another fallible step.
@@ -179,20 +227,32 @@ class [[nodiscard]] Result {
   auto and_then(F&& f) && {
     using R = std::remove_cvref_t<std::invoke_result_t<F, T&&>>;
     static_assert(detail::is_result_v<R>, "and_then: the function must return a Result");
-    if (!has_value()) return R(std::move(*this).error());
-    return std::forward<F>(f)(std::move(**this));
+    if (!has_value_) return R(std::move(error_));
+    return std::forward<F>(f)(std::move(value_));
   }
 
   // f(T) → U: maps the value, keeps the error.
   template <class F>
   auto transform(F&& f) && {
     using U = std::remove_cvref_t<std::invoke_result_t<F, T&&>>;
-    if (!has_value()) return Result<U>(std::move(*this).error());
-    return Result<U>(std::forward<F>(f)(std::move(**this)));
+    if (!has_value_) return Result<U>(std::move(error_));
+    return Result<U>(std::forward<F>(f)(std::move(value_)));
   }
 
  private:
-  std::variant<T, Error> state_;
+  void destroy() noexcept {
+    if (has_value_) {
+      std::destroy_at(&value_);
+    } else {
+      std::destroy_at(&error_);
+    }
+  }
+
+  union {
+    T value_;
+    Error error_;
+  };
+  bool has_value_;
 };
 
 // Result<void>: success or an Error.

@@ -105,7 +105,8 @@ void require_same_shape_when(const Left& left, const Right& right, std::string_v
 #define FORMA_RULE_DIVIDES(MESSAGE, DIVISOR_STATIC, VALUE_STATIC, divisor_value, value_value) \
   ([]<std::size_t divisor, std::size_t value>() {                                             \
      if constexpr (divisor != ::forma::dyn && value != ::forma::dyn) {                         \
-       static_assert(divisor != 0 && value % divisor == 0, MESSAGE);                          \
+       static_assert(divisor != 0, MESSAGE);                                                  \
+       if constexpr (divisor != 0) static_assert(value % divisor == 0, MESSAGE);              \
      }                                                                                        \
    }.template operator()<(DIVISOR_STATIC), (VALUE_STATIC)>(),                                 \
    ::forma::contract::require_divides_when<(DIVISOR_STATIC) == ::forma::dyn ||                \

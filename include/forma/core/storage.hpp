@@ -9,7 +9,9 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <string>
 #include <type_traits>
+#include <utility>
 
 #include "forma/core/contract.hpp"
 #include "forma/core/device.hpp"

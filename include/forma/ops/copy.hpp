@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <utility>
 
 #include "forma/core/dtype.hpp"
 #include "forma/core/storage.hpp"
