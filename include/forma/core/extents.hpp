@@ -55,10 +55,14 @@ class extents;
 // conversion must be explicit and checked at run time). Both must have the same rank.
 template <class From, class To>
 inline constexpr bool narrows_v = [] {
-  for (std::size_t axis = 0; axis < To::rank(); ++axis) {
-    if (To::static_extent(axis) != dyn && From::static_extent(axis) == dyn) return true;
+  if constexpr (From::rank() != To::rank()) {
+    return false;
+  } else {
+    for (std::size_t axis = 0; axis < To::rank(); ++axis) {
+      if (To::static_extent(axis) != dyn && From::static_extent(axis) == dyn) return true;
+    }
+    return false;
   }
-  return false;
 }();
 
 // True when two shapes of one rank could be equal (no axis where both are static and differ).

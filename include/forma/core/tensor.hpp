@@ -97,18 +97,18 @@ class Tensor {
 
   // Builds a tensor from nested braces whose shape is checked by the compiler:
   // Matrix<float, 2, 3>::from_values({{1, 2, 3}, {4, 5, 6}}). Dynamic extents take the braces'.
-  template <class U, std::size_t N>
-    requires(rank() == 1 && std::is_convertible_v<U, T>)
-  static Tensor from_values(const U (&values)[N]) {
+  template <std::size_t N>
+    requires(rank() == 1)
+  static Tensor from_values(const T (&values)[N]) {
     FORMA_RULE_SAME_EXTENT("from_values: the values have the wrong length", N,
                            Extents::static_extent(0), N, N);
     Tensor result(uninitialized, Extents(std::array<std::size_t, 1>{N}));
     std::copy_n(values, N, result.data());
     return result;
   }
-  template <class U, std::size_t Rows, std::size_t Cols>
-    requires(rank() == 2 && std::is_convertible_v<U, T>)
-  static Tensor from_values(const U (&values)[Rows][Cols]) {
+  template <std::size_t Rows, std::size_t Cols>
+    requires(rank() == 2)
+  static Tensor from_values(const T (&values)[Rows][Cols]) {
     FORMA_RULE_SAME_EXTENT("from_values: the values have the wrong number of rows", Rows,
                            Extents::static_extent(0), Rows, Rows);
     FORMA_RULE_SAME_EXTENT("from_values: the values have the wrong number of columns", Cols,

@@ -37,6 +37,11 @@ inline constexpr bool bias_fits_v =
                           (bias_value).extent(0)))
 }  // namespace detail
 
+// The rule of add_bias as a concept.
+template <class X, class Bias>
+concept bias_compatible = tensor<X> && vector<Bias> && X::extents_type::rank() >= 1 &&
+                          detail::bias_fits_v<X, Bias>;
+
 // add_bias(x, bias, out): out = x + bias broadcast over the rows.
 template <tensor X, vector Bias, class Out>
   requires(writable_tensor<std::remove_cvref_t<Out>> && X::extents_type::rank() >= 1)

@@ -78,6 +78,12 @@ inline constexpr bool same_dtype_device_shape_v =
     std::is_same_v<typename A::device_type, typename B::device_type> &&
     compatible_v<typename A::extents_type, typename B::extents_type>;
 
+// Element-wise operands: same dtype, same device, same shape (where static). The ops are not
+// SFINAE-friendly on shapes on purpose — a shape error is a hard error with a message — so
+// generic code asks these concepts instead of `requires { a + b; }`.
+template <class A, class B>
+concept elementwise_compatible = tensor<A> && tensor<B> && same_dtype_device_shape_v<A, B>;
+
 }  // namespace forma
 
 // FORMA_RULE_HOST(op_name, X): the op has only a CPU kernel.

@@ -69,6 +69,20 @@ void gemm_views(const A& a, const B& b, Out& out) {
 
 }  // namespace detail
 
+// The shape rules of the ops below, as concepts for generic code and tests.
+template <class A, class B>
+concept matmul_compatible = matrix<A> && matrix<B> && detail::same_dtype_device_host_v<A, B> &&
+                            rules::same_extent<A::extents_type::static_extent(1),
+                                               B::extents_type::static_extent(0)>;
+template <class A, class B>
+concept matmul_nt_compatible =
+    matrix<A> && matrix<B> && detail::same_dtype_device_host_v<A, B> &&
+    rules::same_extent<A::extents_type::static_extent(1), B::extents_type::static_extent(1)>;
+template <class A, class X>
+concept matvec_compatible =
+    matrix<A> && vector<X> && detail::same_dtype_device_host_v<A, X> &&
+    rules::same_extent<A::extents_type::static_extent(1), X::extents_type::static_extent(0)>;
+
 // matmul(a, b, out): out = a · b.  (M, K), (K, N) => (M, N)
 template <matrix A, matrix B, class Out>
   requires(writable_tensor<std::remove_cvref_t<Out>> && matrix<std::remove_cvref_t<Out>>)
