@@ -95,3 +95,50 @@ BENCHMARK(BM_matmul_static<256, 256, 256>);
 BENCHMARK(BM_matmul_nt_static<256, 256, 256>);
 BENCHMARK(BM_matmul_dynamic)->Arg(64)->Arg(256);
 BENCHMARK(BM_naive_loop)->Arg(64)->Arg(256);
+
+namespace {
+
+// matvec is the decode loop's hot spot: y (M) = W (M, K) · x (K), W stored (out, in).
+template <std::size_t M, std::size_t K>
+void BM_matvec(benchmark::State& state) {
+  forma::Matrix<float, M, K> w;
+  forma::Vector<float, K> x;
+  forma::Vector<float, M> y;
+  fill_random(w, 1);
+  fill_random(x, 2);
+  for (auto _ : state) {
+    forma::matvec(w, x, y);
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, M, 1, K);
+}
+
+// The peer: llama2.c's matmul loop (one float accumulator per row, in order).
+template <std::size_t M, std::size_t K>
+void BM_matvec_llama2c_loop(benchmark::State& state) {
+  std::vector<float> w(M * K), x(K), y(M);
+  std::mt19937 rng(1);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float& v : w) v = dist(rng);
+  for (float& v : x) v = dist(rng);
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < M; ++i) {
+      float val = 0.0f;
+      for (std::size_t j = 0; j < K; ++j) val += w[i * K + j] * x[j];
+      y[i] = val;
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::ClobberMemory();
+  }
+  set_flops(state, M, 1, K);
+}
+
+}  // namespace
+
+BENCHMARK(BM_matvec<288, 288>);
+BENCHMARK(BM_matvec_llama2c_loop<288, 288>);
+BENCHMARK(BM_matvec<768, 288>);
+BENCHMARK(BM_matvec_llama2c_loop<768, 288>);
+BENCHMARK(BM_matvec<32000, 288>);
+BENCHMARK(BM_matvec_llama2c_loop<32000, 288>);
