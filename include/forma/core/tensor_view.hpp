@@ -367,6 +367,38 @@ constexpr auto reshape(X&& x, Sizes... dynamic_sizes) {
   return TensorView<typename decltype(source)::element_type, Target, Device>(source.data(), target);
 }
 
+// The same elements seen with the shape `target` (same size; row-major only).
+template <borrowable X, std::size_t... Ts>
+  requires std::is_same_v<typename std::remove_cvref_t<X>::layout_type, layout_right>
+constexpr auto reshape(X&& x, const extents<Ts...>& target) {
+  auto source = forma::view(x);
+  using Source = typename decltype(source)::extents_type;
+  using Target = extents<Ts...>;
+  using Device = typename decltype(source)::device_type;
+  FORMA_RULE_SAME_EXTENT("reshape: element counts differ (source size vs target size)",
+                         Source::static_size(), Target::static_size(), source.size(),
+                         target.size());
+  return TensorView<typename decltype(source)::element_type, Target, Device>(source.data(), target);
+}
+
+// Rows [begin, begin + count) of the first axis, as a view whose first extent is dynamic.
+// Checked: begin + count must not pass the end (forma::shape_error otherwise).
+template <borrowable X>
+  requires(std::remove_cvref_t<X>::extents_type::rank() >= 1 &&
+           std::is_same_v<typename std::remove_cvref_t<X>::layout_type, layout_right>)
+constexpr auto slice(X&& x, std::size_t begin, std::size_t count) {
+  auto source = forma::view(x);
+  using V = decltype(source);
+  using Source = typename V::extents_type;
+  using Target = insert_axis_t<drop_axis_t<Source, 0>, 0, dyn>;
+  contract::require_less(begin + count, source.extent(0) + 1,
+                         "slice: the rows run past the end (begin + count <= extent fails)");
+  auto all = source.extents().all();
+  all[0] = count;
+  return TensorView<typename V::element_type, Target, typename V::device_type>(
+      source.data() + begin * source.stride(0), Target(all));
+}
+
 // A rank-1 view of all elements, in memory order.
 template <borrowable X>
 constexpr auto flatten(X&& x) noexcept {

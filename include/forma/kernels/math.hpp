@@ -1,8 +1,11 @@
 // forma/kernels/math.hpp — per-element math shared by the CPU and the CUDA kernels.
 //
-// Everything here is a small FORMA_HD function object, so a CPU loop and a CUDA thread compute
-// an element with the same expression.
+// Everything here is a small FORMA_HD function (object), so a CPU loop and a CUDA thread compute
+// an element with the same expression. The float versions follow llama2.c's run.c operation for
+// operation (same functions, same order), so forma's Llama reproduces its outputs.
 #pragma once
+
+#include <cmath>
 
 #include "forma/core/config.hpp"
 
@@ -24,5 +27,42 @@ struct divide {
   template <class T>
   FORMA_HD constexpr T operator()(T a, T b) const noexcept { return a / b; }
 };
+
+// SiLU (swish): x · σ(x), written as run.c writes it: x * (1 / (1 + exp(-x))).
+template <class T>
+FORMA_HD inline T silu(T x) noexcept {
+  using std::exp;
+  return x * (T(1) / (T(1) + exp(-x)));
+}
+
+// GELU, exact: ½·x·(1 + erf(x/√2)) (PyTorch's approximate='none').
+template <class T>
+FORMA_HD inline T gelu_erf(T x) noexcept {
+  using std::erf;
+  return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440)));
+}
+
+// GELU, tanh approximation: ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (GPT-2, approximate='tanh').
+template <class T>
+FORMA_HD inline T gelu_tanh(T x) noexcept {
+  using std::tanh;
+  const T inner = T(0.79788456080286535588) * (x + T(0.044715) * x * x * x);
+  return T(0.5) * x * (T(1) + tanh(inner));
+}
+
+// One RoPE rotation of the pair (a, b) by the angle whose cosine and sine are given.
+template <class T>
+FORMA_HD inline void rotate_pair(T& a, T& b, T cos_angle, T sin_angle) noexcept {
+  const T a0 = a, b0 = b;
+  a = a0 * cos_angle - b0 * sin_angle;
+  b = a0 * sin_angle + b0 * cos_angle;
+}
+
+// The RoPE frequency of rotation index i (pair i of a head of width head_dim): θ^(−2i/head_dim),
+// computed as run.c does: 1 / pow(theta, (2i) / head_dim) in float.
+FORMA_HD inline float rope_frequency(unsigned pair_index, unsigned head_dim, float theta) noexcept {
+  const float exponent = static_cast<float>(2 * pair_index) / static_cast<float>(head_dim);
+  return 1.0f / std::pow(theta, exponent);
+}
 
 }  // namespace forma::math
