@@ -7,7 +7,9 @@ function(forma_project_options target)
   target_compile_features(${target} PRIVATE cxx_std_20)
   set_target_properties(${target} PROPERTIES CXX_EXTENSIONS OFF)
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
-    target_compile_options(${target} PRIVATE ${FORMA_WARNING_FLAGS})
+    # No silent fused multiply-adds: the same source rounds the same way under GCC and Clang,
+    # with or without -march=native (the reproducibility tests rely on it).
+    target_compile_options(${target} PRIVATE ${FORMA_WARNING_FLAGS} -ffp-contract=off)
     if(FORMA_NATIVE)
       target_compile_options(${target} PRIVATE -march=native)
     endif()

@@ -23,6 +23,7 @@
 
 #include "forma/core/error.hpp"
 #include "forma/core/extents.hpp"
+#include "forma/core/summation.hpp"
 #include "forma/core/tensor.hpp"
 #include "forma/core/tensor_view.hpp"
 #include "forma/models/llama_config.hpp"
@@ -39,7 +40,9 @@
 namespace forma {
 
 // PrefillChunk: how many prompt tokens one batched step processes (its buffers are sized for it).
-template <LlamaConfig C, std::size_t PrefillChunk = 32>
+// Sum: how the projections add their terms — forma::fast_sum_t (SIMD partial sums) or
+// forma::ordered_sum_t (left to right: llama2.c's run.c arithmetic, bit for bit).
+template <LlamaConfig C, std::size_t PrefillChunk = 32, summation Sum = fast_sum_t>
 class Llama {
   static_assert(PrefillChunk > 0, "Llama: PrefillChunk must be positive");
 
@@ -98,25 +101,25 @@ class Llama {
       rmsnorm(x_, w_.rms_att[l], xb_, C.norm_eps);
       auto key = cache_.keys(l)[position];      // (kv_heads, head_dim), written in place
       auto value = cache_.values(l)[position];
-      matvec(w_.wq[l], xb_, q_);
-      matvec(w_.wk[l], xb_, flatten(key));
-      matvec(w_.wv[l], xb_, flatten(value));
+      matvec(w_.wq[l], xb_, q_, Sum{});
+      matvec(w_.wk[l], xb_, flatten(key), Sum{});
+      matvec(w_.wv[l], xb_, flatten(value), Sum{});
       rope(as_heads(q_), position, C.rope_theta);
       rope(key, position, C.rope_theta);
       attention(as_heads(q_), cache_.keys(l), cache_.values(l), position + 1, scores_,
                 as_heads(xb_));
-      matvec(w_.wo[l], xb_, xb2_);
+      matvec(w_.wo[l], xb_, xb2_, Sum{});
       x_ += xb2_;
       // Feed-forward: rmsnorm → SwiGLU(w1 x, w3 x) → w2 → residual.
       rmsnorm(x_, w_.rms_ffn[l], xb_, C.norm_eps);
-      matvec(w_.w1[l], xb_, hb_);
-      matvec(w_.w3[l], xb_, hb2_);
+      matvec(w_.w1[l], xb_, hb_, Sum{});
+      matvec(w_.w3[l], xb_, hb2_, Sum{});
       swiglu(hb_, hb2_, hb_);
-      matvec(w_.w2[l], hb_, xb_);
+      matvec(w_.w2[l], hb_, xb_, Sum{});
       x_ += xb_;
     }
     rmsnorm(x_, w_.rms_final, x_, C.norm_eps);
-    matvec(w_.classifier, x_, logits_);
+    matvec(w_.classifier, x_, logits_, Sum{});
     return logits_.view().as_const();
   }
 
@@ -215,29 +218,29 @@ class Llama {
       auto keys = slice(cache_.keys(l), position, n);  // (n, kv_heads, head_dim)
       auto values = slice(cache_.values(l), position, n);
       const extents<dyn, kv_dim> kv_rows(std::array<std::size_t, 2>{n, shape_.kv_dim()});
-      matmul_nt(xb, w_.wq[l], q);
-      matmul_nt(xb, w_.wk[l], reshape(keys, kv_rows));
-      matmul_nt(xb, w_.wv[l], reshape(values, kv_rows));
+      matmul_nt(xb, w_.wq[l], q, Sum{});
+      matmul_nt(xb, w_.wk[l], reshape(keys, kv_rows), Sum{});
+      matmul_nt(xb, w_.wv[l], reshape(values, kv_rows), Sum{});
       rope(as_heads_rows(q, n), position, C.rope_theta);
       rope(keys, position, C.rope_theta);
       attention(as_heads_rows(q, n), cache_.keys(l), cache_.values(l), position + n, scores_,
                 as_heads_rows(xb, n));
-      matmul_nt(xb, w_.wo[l], xb2);
+      matmul_nt(xb, w_.wo[l], xb2, Sum{});
       x += xb2;
       rmsnorm(x, w_.rms_ffn[l], xb, C.norm_eps);
-      matmul_nt(xb, w_.w1[l], hb);
-      matmul_nt(xb, w_.w3[l], hb2);
+      matmul_nt(xb, w_.w1[l], hb, Sum{});
+      matmul_nt(xb, w_.w3[l], hb2, Sum{});
       swiglu(hb, hb2, hb);
-      matmul_nt(hb, w_.w2[l], xb);
+      matmul_nt(hb, w_.w2[l], xb, Sum{});
       x += xb;
     }
     if (all_logits.data() != nullptr) {
       rmsnorm(x, w_.rms_final, xb, C.norm_eps);
-      matmul_nt(xb, w_.classifier, all_logits);
+      matmul_nt(xb, w_.classifier, all_logits, Sum{});
     }
     if (last) {
       rmsnorm(x[n - 1], w_.rms_final, x_, C.norm_eps);
-      matvec(w_.classifier, x_, logits_);
+      matvec(w_.classifier, x_, logits_, Sum{});
     }
     return {};
   }

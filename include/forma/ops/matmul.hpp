@@ -4,13 +4,15 @@
 //   matmul_nt:  A (M, K) · B (N, K)ᵀ  => (M, N)   B in the Linear-layer layout (out × in)
 //   matvec:     A (M, K) · x (K)      => (M)
 //   dot:        x (N) · y (N)         => scalar
-// Operands share dtype and device. Each op also has a form writing into a given result, which
+// Operands share dtype and device. matmul_nt, matvec and dot take an optional summation order
+// (forma::fast_sum, the default, or forma::ordered_sum for a plain left-to-right sum). Each op also has a form writing into a given result, which
 // is checked to be (M, N) / (M) — the form a decode loop uses to allocate nothing.
 #pragma once
 
 #include <cstddef>
 #include <type_traits>
 
+#include "forma/core/summation.hpp"
 #include "forma/core/tensor.hpp"
 #include "forma/core/tensor_view.hpp"
 #include "forma/kernels/cpu/dot.hpp"
@@ -59,10 +61,10 @@ inline constexpr bool same_dtype_device_host_v =
                           OUT_TYPE::extents_type::static_extent(1), (N_STATIC),               \
                           (out_value).extent(1), (n_value)))
 
-template <class A, class B, class Out>
+template <std::size_t Lanes = 16, class A, class B, class Out>
 void gemm_views(const A& a, const B& b, Out& out) {
   // out is row-major; a and b may each be row-major or a transposed (column-major) view.
-  kernels::cpu::gemm(stored_transposed_v<A>, stored_transposed_v<B>, a.extent(0), b.extent(1),
+  kernels::cpu::gemm<typename A::value_type, Lanes>(stored_transposed_v<A>, stored_transposed_v<B>, a.extent(0), b.extent(1),
                      a.extent(1), a.data(), leading_dimension(a), b.data(), leading_dimension(b),
                      out.data(), out.extent(1));
 }
@@ -131,9 +133,9 @@ auto matmul(const A& a, const B& b)
                          (b_value).extent(1))
 
 // matmul_nt(a, b, out): out = a · bᵀ.  (M, K), (N, K) => (M, N)
-template <matrix A, matrix B, class Out>
+template <matrix A, matrix B, class Out, summation Sum = fast_sum_t>
   requires(writable_tensor<std::remove_cvref_t<Out>> && matrix<std::remove_cvref_t<Out>>)
-void matmul_nt(const A& a, const B& b, Out&& out) {
+void matmul_nt(const A& a, const B& b, Out&& out, Sum = {}) {
   using O = std::remove_cvref_t<Out>;
   FORMA_RULE_SAME_DTYPE_DEVICE("matmul_nt", A, B);
   FORMA_RULE_MATMUL_NT_INNER(A, B, a, b);
@@ -145,7 +147,7 @@ void matmul_nt(const A& a, const B& b, Out&& out) {
                 rules::same_extent<A::extents_type::static_extent(1),
                                    B::extents_type::static_extent(1)>) {
     auto result = forma::view(out);
-    detail::gemm_views(forma::view(a), forma::transpose(forma::view(b)), result);
+    detail::gemm_views<Sum::lanes>(forma::view(a), forma::transpose(forma::view(b)), result);
   }
 }
 
@@ -178,9 +180,9 @@ auto matmul_nt(const A& a, const B& b)
                           (x_value).extent(0)))
 
 // matvec(a, x, y): y = a · x.  (M, K), (K) => (M)
-template <matrix A, vector X, class Y>
+template <matrix A, vector X, class Y, summation Sum = fast_sum_t>
   requires(writable_tensor<std::remove_cvref_t<Y>> && vector<std::remove_cvref_t<Y>>)
-void matvec(const A& a, const X& x, Y&& y) {
+void matvec(const A& a, const X& x, Y&& y, Sum = {}) {
   using YT = std::remove_cvref_t<Y>;
   FORMA_RULE_MATVEC(A, X, a, x);
   FORMA_RULE_SAME_TYPE("matvec: the result's element type differs from the operands'",
@@ -195,11 +197,12 @@ void matvec(const A& a, const X& x, Y&& y) {
     const auto av = forma::view(a);
     if constexpr (detail::stored_transposed_v<decltype(av)>) {
       // a is a transposed view: y (M, 1) = a (M, K) · x (K, 1) through the general gemm.
-      kernels::cpu::gemm(true, false, a.extent(0), 1, a.extent(1), av.data(), a.extent(0),
-                         x.data(), 1, forma::view(y).data(), 1);
+      kernels::cpu::gemm<typename A::value_type, Sum::lanes>(
+          true, false, a.extent(0), 1, a.extent(1), av.data(), a.extent(0), x.data(), 1,
+          forma::view(y).data(), 1);
     } else {
-      kernels::cpu::gemv(a.extent(0), a.extent(1), av.data(), a.extent(1), x.data(),
-                         forma::view(y).data());
+      kernels::cpu::gemv<typename A::value_type, Sum::lanes>(
+          a.extent(0), a.extent(1), av.data(), a.extent(1), x.data(), forma::view(y).data());
     }
   }
 }
@@ -222,14 +225,14 @@ auto matvec(const A& a, const X& x)
 }
 
 // dot(x, y): Σ x[i]·y[i].  (N), (N) => scalar
-template <vector X, vector Y>
-auto dot(const X& x, const Y& y) -> typename X::value_type {
+template <vector X, vector Y, summation Sum = fast_sum_t>
+auto dot(const X& x, const Y& y, Sum = {}) -> typename X::value_type {
   FORMA_RULE_SAME_DTYPE_DEVICE("dot", X, Y);
   FORMA_RULE_SAME_EXTENT("dot: lengths differ (x is (N), y is (N))",
                          X::extents_type::static_extent(0), Y::extents_type::static_extent(0),
                          x.extent(0), y.extent(0));
   if constexpr (detail::same_dtype_device_host_v<X, Y>) {
-    return kernels::cpu::dot(x.data(), y.data(), x.extent(0));
+    return kernels::cpu::dot<typename X::value_type, Sum::lanes>(x.data(), y.data(), x.extent(0));
   } else {
     return {};
   }

@@ -7,22 +7,29 @@
 
 namespace forma::kernels::cpu {
 
-// Σ a[i]·b[i] over 16 interleaved partial sums (which the compiler turns into SIMD lanes), then a
-// fixed pairwise combine: the same inputs always give the same bits.
-template <class T>
+// Σ a[i]·b[i] over `Lanes` interleaved partial sums (which the compiler turns into SIMD lanes),
+// then a fixed pairwise combine: the same inputs always give the same bits. Lanes = 1 is the plain
+// left-to-right sum (llama2.c's order, bit for bit).
+template <class T, std::size_t Lanes = 16>
 FORMA_ALWAYS_INLINE T dot(const T* FORMA_RESTRICT a, const T* FORMA_RESTRICT b,
                           std::size_t count) noexcept {
-  constexpr std::size_t lanes = 16;
+  static_assert(Lanes > 0 && (Lanes & (Lanes - 1)) == 0, "dot: Lanes must be a power of two");
+  if constexpr (Lanes == 1) {
+    T total = 0;
+    for (std::size_t i = 0; i < count; ++i) total += a[i] * b[i];
+    return total;
+  }
+  constexpr std::size_t lanes = Lanes;
+  const std::size_t full = count - count % lanes;
   T partial[lanes] = {};
-  std::size_t i = 0;
-  for (; i + lanes <= count; i += lanes) {
+  for (std::size_t i = 0; i < full; i += lanes) {
     for (std::size_t l = 0; l < lanes; ++l) partial[l] += a[i + l] * b[i + l];
   }
   for (std::size_t width = lanes / 2; width > 0; width /= 2) {
     for (std::size_t l = 0; l < width; ++l) partial[l] += partial[l + width];
   }
   T total = partial[0];
-  for (; i < count; ++i) total += a[i] * b[i];
+  for (std::size_t i = full; i < count; ++i) total += a[i] * b[i];
   return total;
 }
 

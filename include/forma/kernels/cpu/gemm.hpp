@@ -61,25 +61,26 @@ void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const T* A, std::size_
   });
 }
 
-template <class T>
+// Lanes: the partial sums of each dot product (see dot.hpp); 1 sums in order.
+template <class T, std::size_t Lanes = 16>
 void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const T* A, std::size_t lda, const T* B,
              std::size_t ldb, T* C, std::size_t ldc) {
   parallel_for(M, N * K, [&](std::size_t i) {
     const T* a = A + i * lda;
     T* c = C + i * ldc;
-    for (std::size_t j = 0; j < N; ++j) c[j] = dot(a, B + j * ldb, K);
+    for (std::size_t j = 0; j < N; ++j) c[j] = dot<T, Lanes>(B + j * ldb, a, K);
   });
 }
 
 // y (M) = A (M, K) · x (K).
-template <class T>
+template <class T, std::size_t Lanes = 16>
 void gemv(std::size_t M, std::size_t K, const T* A, std::size_t lda, const T* x, T* y) {
-  parallel_for(M, K, [&](std::size_t i) { y[i] = dot(A + i * lda, x, K); });
+  parallel_for(M, K, [&](std::size_t i) { y[i] = dot<T, Lanes>(A + i * lda, x, K); });
 }
 
 // The general form: A is stored (K, M) when trans_a, B is stored (N, K) when trans_b. A
 // transposed A is packed into row-major order first (one allocation of M·K elements).
-template <class T>
+template <class T, std::size_t Lanes = 16>
 void gemm(bool trans_a, bool trans_b, std::size_t M, std::size_t N, std::size_t K, const T* A,
           std::size_t lda, const T* B, std::size_t ldb, T* C, std::size_t ldc) {
   if (trans_a) {
@@ -87,11 +88,11 @@ void gemm(bool trans_a, bool trans_b, std::size_t M, std::size_t N, std::size_t 
     for (std::size_t k = 0; k < K; ++k) {
       for (std::size_t i = 0; i < M; ++i) packed[i * K + k] = A[k * lda + i];
     }
-    gemm(false, trans_b, M, N, K, packed.data(), K, B, ldb, C, ldc);
+    gemm<T, Lanes>(false, trans_b, M, N, K, packed.data(), K, B, ldb, C, ldc);
     return;
   }
   if (trans_b) {
-    gemm_nt(M, N, K, A, lda, B, ldb, C, ldc);
+    gemm_nt<T, Lanes>(M, N, K, A, lda, B, ldb, C, ldc);
   } else {
     gemm_nn(M, N, K, A, lda, B, ldb, C, ldc);
   }

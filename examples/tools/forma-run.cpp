@@ -1,0 +1,188 @@
+// forma-run — llama2.c's `run`, on forma: the same flags, the same text on stdout.
+//
+//   forma-run model.bin -z tok.bin -t 1.0 -p 0.9 -s 42 -n 256 -i "prompt" -m generate|chat
+//
+// Additions: -k <int> top-k (0 = off), -o text|ids (print the token ids instead of the text),
+// -a llama2c|fast: the arithmetic. The default, llama2c, sums every dot product left to right as
+// run.c does, so the logits — and the sampled tokens for any seed — are run.c's bit for bit;
+// fast uses SIMD partial sums (different rounding in the last bits, about 4× faster matvecs).
+// Where run.c clamps silently, forma-run refuses with a one-line error and exit status 1: more
+// steps than the model's max_seq, a prompt longer than max_seq, a tokenizer whose vocabulary
+// differs from the model's. A checkpoint whose header matches a preset runs on the static
+// type; any other valid llama2.c checkpoint runs on the same templates with dynamic extents.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <forma/io/llama2c.hpp>
+#include <forma/models/llama.hpp>
+#include <forma/models/presets.hpp>
+#include <forma/text/generate.hpp>
+#include <forma/text/sampler.hpp>
+#include <forma/text/tokenizer.hpp>
+
+namespace {
+
+struct Options {
+  std::string checkpoint;
+  std::string tokenizer = "tokenizer.bin";
+  float temperature = 1.0f;
+  float top_p = 0.9f;
+  std::size_t top_k = 0;
+  int steps = 256;
+  std::optional<std::string> prompt;
+  unsigned long long seed = 0;
+  std::string mode = "generate";
+  std::optional<std::string> system_prompt;
+  std::string output = "text";
+  std::string arithmetic = "llama2c";
+};
+
+[[noreturn]] void usage() {
+  std::fputs(
+      "Usage:   forma-run <checkpoint> [options]\n"
+      "Example: forma-run model.bin -n 256 -i \"Once upon a time\"\n"
+      "Options:\n"
+      "  -t <float>  temperature in [0,inf], default 1.0\n"
+      "  -p <float>  p value in top-p (nucleus) sampling in [0,1] default 0.9\n"
+      "  -s <int>    random seed, default time(NULL)\n"
+      "  -n <int>    number of steps to run for, default 256. 0 = max_seq_len\n"
+      "  -i <string> input prompt\n"
+      "  -z <string> optional path to custom tokenizer\n"
+      "  -m <string> mode: generate|chat, default: generate\n"
+      "  -y <string> (optional) system prompt in chat mode\n"
+      "  -k <int>    top-k: sample among the k most likely tokens, default 0 = off\n"
+      "  -o <string> output: text|ids, default: text\n"
+      "  -a <string> arithmetic: llama2c (run.c's summation order) | fast, default: llama2c\n",
+      stderr);
+  std::exit(EXIT_FAILURE);
+}
+
+[[noreturn]] void fail(const std::string& message) {
+  std::fprintf(stderr, "forma-run: %s\n", message.c_str());
+  std::exit(EXIT_FAILURE);
+}
+
+// run.c's "poor man's argparse": a checkpoint, then -x value pairs.
+Options parse(int argc, char** argv) {
+  Options o;
+  if (argc < 2) usage();
+  o.checkpoint = argv[1];
+  for (int i = 2; i < argc; i += 2) {
+    if (i + 1 >= argc || argv[i][0] != '-' || std::strlen(argv[i]) != 2) usage();
+    const char* value = argv[i + 1];
+    switch (argv[i][1]) {
+      case 't': o.temperature = static_cast<float>(std::atof(value)); break;
+      case 'p': o.top_p = static_cast<float>(std::atof(value)); break;
+      case 's': o.seed = static_cast<unsigned long long>(std::atoi(value)); break;
+      case 'n': o.steps = std::atoi(value); break;
+      case 'i': o.prompt = value; break;
+      case 'z': o.tokenizer = value; break;
+      case 'm': o.mode = value; break;
+      case 'y': o.system_prompt = value; break;
+      case 'k': o.top_k = static_cast<std::size_t>(std::max(0, std::atoi(value))); break;
+      case 'o': o.output = value; break;
+      case 'a': o.arithmetic = value; break;
+      default: usage();
+    }
+  }
+  // run.c's overrides of out-of-range values.
+  if (o.seed == 0) o.seed = static_cast<unsigned int>(std::time(nullptr));
+  if (o.temperature < 0.0f) o.temperature = 0.0f;
+  if (o.top_p < 0.0f || 1.0f < o.top_p) o.top_p = 0.9f;
+  if (o.steps < 0) o.steps = 0;
+  if (o.mode != "generate" && o.mode != "chat") {
+    std::fprintf(stderr, "unknown mode: %s\n", o.mode.c_str());
+    usage();
+  }
+  if (o.output != "text" && o.output != "ids") fail("unknown output '" + o.output + "' (text or ids)");
+  if (o.arithmetic != "llama2c" && o.arithmetic != "fast") {
+    fail("unknown arithmetic '" + o.arithmetic + "' (llama2c or fast)");
+  }
+  return o;
+}
+
+template <forma::LlamaConfig C, forma::summation Sum>
+int run(const Options& o, const forma::LlamaWeights<C>& weights) {
+  forma::Llama<C, 32, Sum> model(weights);
+  const std::size_t max_seq = model.max_sequence();
+  std::size_t steps = static_cast<std::size_t>(o.steps);
+  if (steps == 0) steps = max_seq;
+  if (steps > max_seq) {
+    fail("-n " + std::to_string(steps) + " exceeds the model's max_seq of " + std::to_string(max_seq));
+  }
+  auto tokenizer = forma::text::Tokenizer::load(o.tokenizer, model.vocab_size());
+  if (!tokenizer) fail(tokenizer.error().to_string());
+  forma::text::Sampler sampler(model.vocab_size(), {.temperature = o.temperature,
+                                                     .top_p = o.top_p,
+                                                     .top_k = o.top_k,
+                                                     .seed = o.seed});
+  if (o.mode == "chat") {
+    auto done = forma::text::chat(
+        model, *tokenizer, sampler,
+        {.steps = steps, .user_prompt = o.prompt, .system_prompt = o.system_prompt},
+        [](std::string_view guide) -> std::optional<std::string> {
+          std::fwrite(guide.data(), 1, guide.size(), stdout);
+          std::fflush(stdout);
+          std::string line;
+          if (!std::getline(std::cin, line)) return std::nullopt;
+          return line;
+        },
+        [](std::string_view text) {
+          std::fwrite(text.data(), 1, text.size(), stdout);
+          std::fflush(stdout);
+        });
+    if (!done) fail(done.error().to_string());
+    return 0;
+  }
+  const bool ids = o.output == "ids";
+  bool first = true;
+  auto stats = forma::text::generate(
+      model, *tokenizer, sampler, o.prompt.value_or(""), {.steps = steps, .stop_at_eos = false},
+      [&](std::int32_t token, std::string_view text, bool) {
+        if (ids) {
+          std::printf(first ? "%d" : " %d", token);
+          first = false;
+        } else if (forma::text::Tokenizer::printable(text)) {
+          std::fwrite(text.data(), 1, text.size(), stdout);
+        }
+        std::fflush(stdout);
+      });
+  if (!stats) fail(stats.error().to_string());
+  std::printf("\n");
+  if (stats->positions > 1) {
+    std::fprintf(stderr, "achieved tok/s: %f\n", stats->tokens_per_second);
+    std::fprintf(stderr, "time to first token: %.3f ms\n", stats->time_to_first_token * 1000.0);
+  }
+  return 0;
+}
+
+template <forma::LlamaConfig C>
+int run(const Options& o, const forma::LlamaWeights<C>& weights) {
+  if (o.arithmetic == "fast") return run<C, forma::fast_sum_t>(o, weights);
+  return run<C, forma::ordered_sum_t>(o, weights);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse(argc, argv);
+  namespace llama2c = forma::io::llama2c;
+  auto header = llama2c::read_header(options.checkpoint);
+  if (!header) fail(header.error().to_string());
+  // A checkpoint that matches the preset runs on the fully static type.
+  if (llama2c::check_config<forma::presets::stories260k>(*header)) {
+    auto checkpoint = llama2c::load<forma::presets::stories260k>(options.checkpoint);
+    if (!checkpoint) fail(checkpoint.error().to_string());
+    return run(options, checkpoint->weights());
+  }
+  auto checkpoint = llama2c::load<forma::presets::any_llama>(options.checkpoint);
+  if (!checkpoint) fail(checkpoint.error().to_string());
+  return run(options, checkpoint->weights());
+}

@@ -1,0 +1,384 @@
+// forma/io/llama2c.hpp — llama2.c checkpoints: the legacy format and the versioned "ak42" ones.
+//
+//   legacy     7 × int32 header (dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size,
+//              seq_len; a negative vocab_size means the classifier has its own weights), then
+//              fp32: embedding, rms_att, wq, wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, the
+//              unused RoPE tables (2 × seq_len × head_dim/2), [classifier]
+//   version 1  256-byte header: magic "ak42", int32 version, the 7 params, uint8 shared flag;
+//              fp32: rms_att, rms_ffn, rms_final, embedding, wq, wk, wv, wo, w1, w2, w3, [classifier]
+//   version 2  as version 1 plus int32 group_size; norms in fp32, then every matrix in Q8_0
+//              (int8 values, all matrices), then their fp32 group scales — parsed and validated
+//              here; loading it as fp32 weights is refused with errc::unsupported.
+//
+// load<C>(path) maps the file and hands out LlamaWeights<C> pointing into it (zero copy). Every
+// header field is checked against C first and every mismatch is reported by name in one Error
+// ("n_kv_heads: type says 4, file says 8; dim: type says 64, file says 288"), as is the file size
+// against the byte count the header implies. Fields of C that are dyn take the file's values.
+#pragma once
+
+#include <array>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "forma/core/error.hpp"
+#include "forma/core/extents.hpp"
+#include "forma/core/tensor_view.hpp"
+#include "forma/io/mmap.hpp"
+#include "forma/models/llama_config.hpp"
+#include "forma/models/llama_weights.hpp"
+
+namespace forma::io::llama2c {
+
+static_assert(std::endian::native == std::endian::little,
+              "llama2c: checkpoints are little-endian and read in place");
+
+inline constexpr std::uint32_t magic = 0x616b3432;  // "ak42"
+inline constexpr std::size_t legacy_header_bytes = 7 * sizeof(std::int32_t);
+inline constexpr std::size_t versioned_header_bytes = 256;
+
+enum class format : std::uint8_t { legacy, fp32_v1, q8_0_v2 };
+
+constexpr std::string_view name_of(format f) noexcept {
+  switch (f) {
+    case format::legacy: return "llama2.c legacy (fp32)";
+    case format::fp32_v1: return "llama2.c version 1 (fp32)";
+    case format::q8_0_v2: return "llama2.c version 2 (Q8_0)";
+  }
+  return "?";
+}
+
+struct Header {
+  format kind = format::legacy;
+  std::size_t header_bytes = legacy_header_bytes;
+  std::int32_t version = 0;
+  std::size_t dim = 0, hidden_dim = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, vocab_size = 0,
+              seq_len = 0;
+  bool shared_classifier = true;
+  std::size_t group_size = 0;  // Q8_0 only
+
+  std::size_t head_dim() const noexcept { return dim / n_heads; }
+  std::size_t kv_dim() const noexcept { return n_kv_heads * head_dim(); }
+  LlamaShape shape() const noexcept {
+    return {dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, shared_classifier};
+  }
+};
+
+namespace detail {
+
+// Sizes of every tensor in elements, in the file's units, overflow-checked.
+struct element_counter {
+  std::size_t total = 0;
+  bool overflow = false;
+
+  std::size_t product(std::initializer_list<std::size_t> factors) {
+    std::size_t result = 1;
+    for (std::size_t f : factors) {
+      if (f != 0 && result > std::numeric_limits<std::size_t>::max() / f) {
+        overflow = true;
+        return 0;
+      }
+      result *= f;
+    }
+    return result;
+  }
+  void add(std::size_t count) {
+    if (total > std::numeric_limits<std::size_t>::max() - count) overflow = true;
+    total += count;
+  }
+};
+
+inline Error header_error(std::string message) {
+  return make_error(errc::bad_format, std::move(message));
+}
+
+// The matrices in file order (as element counts) for the fp32 formats and Q8_0.
+inline std::vector<std::size_t> matrix_sizes(const Header& h, element_counter& c) {
+  const std::size_t L = h.n_layers, D = h.dim, KV = h.kv_dim(), F = h.hidden_dim;
+  std::vector<std::size_t> sizes{c.product({h.vocab_size, D})};
+  for (std::size_t size : {c.product({D, D}), c.product({KV, D}), c.product({KV, D}),
+                           c.product({D, D}), c.product({F, D}), c.product({D, F}),
+                           c.product({F, D})}) {
+    for (std::size_t l = 0; l < L; ++l) sizes.push_back(size);
+  }
+  if (!h.shared_classifier) sizes.push_back(c.product({h.vocab_size, D}));
+  return sizes;
+}
+
+}  // namespace detail
+
+// The number of bytes a file with this header must have (errc::bad_format on overflow).
+inline Result<std::size_t> expected_size(const Header& h) {
+  detail::element_counter c;
+  const std::size_t L = h.n_layers, D = h.dim, KV = h.kv_dim(), F = h.hidden_dim;
+  if (h.kind == format::q8_0_v2) {
+    c.add(c.product({2, L, D}));  // the fp32 norms
+    c.add(D);
+    const std::size_t norm_floats = c.total;
+    detail::element_counter values, scales;
+    for (std::size_t size : detail::matrix_sizes(h, c)) {
+      values.add(size);
+      scales.add(size / h.group_size);
+    }
+    detail::element_counter b;
+    b.add(b.product({norm_floats, 4}));
+    b.add(values.total);
+    b.add(b.product({scales.total, 4}));
+    b.overflow = b.overflow || values.overflow || scales.overflow;
+    b.add(h.header_bytes);
+    if (c.overflow || b.overflow) return detail::header_error("the sizes in the header overflow");
+    return b.total;
+  }
+  c.add(c.product({h.vocab_size, D}));                      // embedding
+  c.add(c.product({2, L, D}));                              // rms_att, rms_ffn
+  c.add(c.product({L, D, D}));                              // wq
+  c.add(c.product({2, L, KV, D}));                          // wk, wv
+  c.add(c.product({L, D, D}));                              // wo
+  c.add(c.product({3, L, F, D}));                           // w1, w2, w3
+  c.add(D);                                                 // rms_final
+  if (h.kind == format::legacy) c.add(c.product({h.seq_len, h.head_dim()}));  // RoPE tables
+  if (!h.shared_classifier) c.add(c.product({h.vocab_size, D}));
+  const std::size_t bytes = c.product({c.total, sizeof(float)});
+  if (c.overflow || bytes > std::numeric_limits<std::size_t>::max() - h.header_bytes) {
+    return detail::header_error("the sizes in the header overflow");
+  }
+  return bytes + h.header_bytes;
+}
+
+// Parses and validates the header at the start of `bytes` (the whole file, or at least its header).
+inline Result<Header> parse_header(std::span<const std::byte> bytes) {
+  ByteReader reader(bytes);
+  Header h;
+  std::uint32_t first = 0;
+  if (!reader.read(first)) {
+    return make_error(errc::truncated, "the file has " + std::to_string(bytes.size()) +
+                                           " bytes, too few for a llama2.c header");
+  }
+  std::array<std::int32_t, 7> fields{};
+  if (first == magic) {
+    std::int32_t version = 0;
+    if (!reader.read(version)) return make_error(errc::truncated, "the file ends inside its header");
+    h.version = version;
+    if (version == 1) {
+      h.kind = format::fp32_v1;
+    } else if (version == 2) {
+      h.kind = format::q8_0_v2;
+    } else {
+      return make_error(errc::unsupported, "llama2.c version " + std::to_string(version) +
+                                               " is not supported (versions 1 and 2 are)");
+    }
+    h.header_bytes = versioned_header_bytes;
+    for (auto& field : fields) {
+      if (!reader.read(field)) return make_error(errc::truncated, "the file ends inside its header");
+    }
+    std::uint8_t shared = 0;
+    if (!reader.read(shared)) return make_error(errc::truncated, "the file ends inside its header");
+    if (shared > 1) {
+      return detail::header_error("shared_classifier flag is " + std::to_string(shared) +
+                                  ", expected 0 or 1");
+    }
+    h.shared_classifier = shared == 1;
+    if (h.kind == format::q8_0_v2) {
+      std::int32_t group = 0;
+      if (!reader.read(group)) return make_error(errc::truncated, "the file ends inside its header");
+      if (group <= 0) return detail::header_error("group_size is " + std::to_string(group) + ", must be positive");
+      h.group_size = static_cast<std::size_t>(group);
+    }
+    if (bytes.size() < versioned_header_bytes) {
+      return make_error(errc::truncated, "the file has " + std::to_string(bytes.size()) +
+                                             " bytes, too few for its 256-byte header");
+    }
+  } else {
+    fields[0] = static_cast<std::int32_t>(first);
+    for (std::size_t i = 1; i < fields.size(); ++i) {
+      if (!reader.read(fields[i])) {
+        return make_error(errc::truncated, "the file has " + std::to_string(bytes.size()) +
+                                               " bytes, too few for a llama2.c header");
+      }
+    }
+    // A negative vocab_size flags separate classifier weights (legacy only).
+    h.shared_classifier = fields[5] > 0;
+    if (fields[5] < 0 && fields[5] != std::numeric_limits<std::int32_t>::min()) fields[5] = -fields[5];
+  }
+  static constexpr std::array<const char*, 7> names{"dim",        "hidden_dim", "n_layers", "n_heads",
+                                                    "n_kv_heads", "vocab_size", "seq_len"};
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    if (fields[i] <= 0) {
+      return detail::header_error(std::string(names[i]) + " is " + std::to_string(fields[i]) +
+                                  ", must be positive");
+    }
+  }
+  h.dim = static_cast<std::size_t>(fields[0]);
+  h.hidden_dim = static_cast<std::size_t>(fields[1]);
+  h.n_layers = static_cast<std::size_t>(fields[2]);
+  h.n_heads = static_cast<std::size_t>(fields[3]);
+  h.n_kv_heads = static_cast<std::size_t>(fields[4]);
+  h.vocab_size = static_cast<std::size_t>(fields[5]);
+  h.seq_len = static_cast<std::size_t>(fields[6]);
+  if (h.dim % h.n_heads != 0) {
+    return detail::header_error("n_heads " + std::to_string(h.n_heads) + " does not divide dim " +
+                                std::to_string(h.dim));
+  }
+  if (h.n_heads % h.n_kv_heads != 0) {
+    return detail::header_error("n_kv_heads " + std::to_string(h.n_kv_heads) +
+                                " does not divide n_heads " + std::to_string(h.n_heads));
+  }
+  if (h.head_dim() % 2 != 0) {
+    return detail::header_error("head_dim " + std::to_string(h.head_dim()) +
+                                " is odd; RoPE needs an even head_dim");
+  }
+  if (h.kind == format::q8_0_v2) {
+    detail::element_counter c;
+    for (std::size_t size : detail::matrix_sizes(h, c)) {
+      if (size % h.group_size != 0) {
+        return detail::header_error("group_size " + std::to_string(h.group_size) +
+                                    " does not divide a weight of " + std::to_string(size) +
+                                    " values");
+      }
+    }
+  }
+  return h;
+}
+
+inline Result<Header> read_header(const std::string& path) {
+  auto file = MappedFile::open(path);
+  if (!file) return std::move(file).error();
+  auto header = parse_header(file->bytes());
+  if (!header) return std::move(header).error().with_path(path);
+  return header;
+}
+
+// Checks the whole file: its header and that its size is the one the header implies.
+inline Result<Header> validate(std::span<const std::byte> bytes) {
+  auto header = parse_header(bytes);
+  if (!header) return header;
+  auto expected = expected_size(*header);
+  if (!expected) return std::move(expected).error();
+  if (*expected != bytes.size()) {
+    Error error = make_error(bytes.size() < *expected ? errc::truncated : errc::bad_format,
+                             "file has " + std::to_string(bytes.size()) + " bytes, the header implies " +
+                                 std::to_string(*expected));
+    error.expected = std::to_string(*expected);
+    error.found = std::to_string(bytes.size());
+    return error;
+  }
+  return header;
+}
+
+// Every field of C that is static against the header; all mismatches in one Error.
+template <LlamaConfig C>
+Result<void> check_config(const Header& h) {
+  std::string mismatches;
+  const auto compare = [&](const char* name, std::size_t type_value, std::size_t file_value) {
+    if (type_value == dyn || type_value == file_value) return;
+    if (!mismatches.empty()) mismatches += "; ";
+    mismatches += std::string(name) + ": type says " + std::to_string(type_value) +
+                  ", file says " + std::to_string(file_value);
+  };
+  compare("dim", C.dim, h.dim);
+  compare("hidden_dim", C.hidden, h.hidden_dim);
+  compare("n_layers", C.layers, h.n_layers);
+  compare("n_heads", C.heads, h.n_heads);
+  compare("n_kv_heads", C.kv_heads, h.n_kv_heads);
+  compare("vocab_size", C.vocab, h.vocab_size);
+  compare("seq_len", C.max_seq, h.seq_len);
+  if (C.classifier != classifier_kind::any &&
+      (C.classifier == classifier_kind::shared) != h.shared_classifier) {
+    if (!mismatches.empty()) mismatches += "; ";
+    mismatches += std::string("classifier: type says ") +
+                  (C.classifier == classifier_kind::shared ? "shared" : "separate") +
+                  ", file says " + (h.shared_classifier ? "shared" : "separate");
+  }
+  if (mismatches.empty()) return {};
+  return make_error(errc::shape_mismatch, mismatches);
+}
+
+// Points LlamaWeights<C> into `bytes` (a validated fp32 file with header h).
+template <LlamaConfig C>
+Result<LlamaWeights<C>> map_weights(const Header& h, std::span<const std::byte> bytes) {
+  if (h.kind == format::q8_0_v2) {
+    return make_error(errc::unsupported,
+                      "a Q8_0 (version 2) checkpoint cannot be loaded as fp32 weights");
+  }
+  if (auto fits = check_config<C>(h); !fits) return std::move(fits).error();
+  const float* cursor = reinterpret_cast<const float*>(bytes.data() + h.header_bytes);
+  LlamaWeights<C> w;
+  w.shape = h.shape();
+  const auto take = [&cursor]<class View>(View& view, auto... sizes) {
+    using E = typename View::extents_type;
+    view = View(cursor, E(std::array<std::size_t, E::rank()>{static_cast<std::size_t>(sizes)...}));
+    cursor += view.size();
+  };
+  const std::size_t L = h.n_layers, D = h.dim, KV = h.kv_dim(), F = h.hidden_dim, V = h.vocab_size;
+  if (h.kind == format::legacy) {
+    take(w.token_embedding, V, D);
+    take(w.rms_att, L, D);
+    take(w.wq, L, D, D);
+    take(w.wk, L, KV, D);
+    take(w.wv, L, KV, D);
+    take(w.wo, L, D, D);
+    take(w.rms_ffn, L, D);
+    take(w.w1, L, F, D);
+    take(w.w2, L, D, F);
+    take(w.w3, L, F, D);
+    take(w.rms_final, D);
+    cursor += h.seq_len * h.head_dim();  // freq_cis_real and freq_cis_imag: unused
+  } else {
+    take(w.rms_att, L, D);
+    take(w.rms_ffn, L, D);
+    take(w.rms_final, D);
+    take(w.token_embedding, V, D);
+    take(w.wq, L, D, D);
+    take(w.wk, L, KV, D);
+    take(w.wv, L, KV, D);
+    take(w.wo, L, D, D);
+    take(w.w1, L, F, D);
+    take(w.w2, L, D, F);
+    take(w.w3, L, F, D);
+  }
+  if (h.shared_classifier) {
+    w.classifier = w.token_embedding;
+  } else {
+    take(w.classifier, V, D);
+  }
+  return w;
+}
+
+// A mapped checkpoint and the weights that point into it. Moving it keeps the views valid (the
+// mapping does not move).
+template <LlamaConfig C>
+class Checkpoint {
+ public:
+  Checkpoint(MappedFile file, Header header, LlamaWeights<C> weights)
+      : file_(std::move(file)), header_(header), weights_(weights) {}
+  const Header& header() const noexcept { return header_; }
+  const LlamaWeights<C>& weights() const noexcept { return weights_; }
+  const std::string& path() const noexcept { return file_.path(); }
+
+ private:
+  MappedFile file_;
+  Header header_;
+  LlamaWeights<C> weights_;
+};
+
+// Maps `path`, validates it against C, and returns the checkpoint, or an Error naming the file.
+template <LlamaConfig C>
+Result<Checkpoint<C>> load(const std::string& path) {
+  auto file = MappedFile::open(path);
+  if (!file) return std::move(file).error();
+  auto header = validate(file->bytes());
+  if (!header) return std::move(header).error().with_path(path);
+  if (auto fits = check_config<C>(*header); !fits) return std::move(fits).error().with_path(path);
+  auto weights = map_weights<C>(*header, file->bytes());
+  if (!weights) return std::move(weights).error().with_path(path);
+  return Checkpoint<C>(std::move(*file), *header, *weights);
+}
+
+}  // namespace forma::io::llama2c
