@@ -160,8 +160,8 @@ Result<GenerationStats> generate(M& model, const Tokenizer& tokenizer, Sampler& 
 
 struct ChatOptions {
   std::size_t steps = 256;                  // positions to run over the whole conversation
-  std::optional<std::string> user_prompt;   // the first user turn (else read)
-  std::optional<std::string> system_prompt; // else read once at the start
+  std::optional<std::string> user_prompt = std::nullopt;    // the first user turn (else read)
+  std::optional<std::string> system_prompt = std::nullopt;  // else read once at the start
 };
 
 // run.c's chat loop. read_line(guide) → std::optional<std::string>: prints the guide and reads a

@@ -10,6 +10,12 @@
 // the adjacent pair whose concatenation is the best-scoring token (leftmost on ties); optional
 // EOS (2). decode() strips the leading space of a piece that follows BOS and turns <0xXX> pieces
 // into the raw byte.
+//
+// SentencePiece models may also normalize text before encoding; tokenizer.bin does not record it
+// and run.c does none. The one setting the llama2.c models differ in is remove_extra_whitespaces
+// (on in tok512.model, off in Llama 2's): set_remove_extra_whitespaces(true) reproduces it —
+// leading and trailing spaces dropped, runs of spaces collapsed to one — for SentencePiece
+// parity; the default (off) is run.c's behaviour.
 #pragma once
 
 #include <algorithm>
@@ -114,9 +120,18 @@ class Tokenizer {
     return it != sorted_.end() && piece(*it) == text ? *it : -1;
   }
 
+  // SentencePiece's remove_extra_whitespaces normalization (off by default, as in run.c).
+  void set_remove_extra_whitespaces(bool on) noexcept { remove_extra_whitespaces_ = on; }
+  bool removes_extra_whitespaces() const noexcept { return remove_extra_whitespaces_; }
+
   // Appends the tokens of `text` to `tokens` (which is cleared first).
   Result<void> encode(std::string_view text, bool bos, bool eos, std::vector<std::int32_t>& tokens) const {
     tokens.clear();
+    std::string collapsed;
+    if (remove_extra_whitespaces_) {
+      collapsed = collapse_spaces(text);
+      text = collapsed;
+    }
     if (bos) tokens.push_back(bos_token);
     if (!text.empty()) {
       const std::int32_t space = find(" ");
@@ -216,6 +231,23 @@ class Tokenizer {
     return digits == 0 ? -1 : value;
   }
 
+  // Leading and trailing spaces dropped, each run of spaces inside made one space.
+  static std::string collapse_spaces(std::string_view text) {
+    std::string result;
+    result.reserve(text.size());
+    bool pending_space = false;
+    for (const char c : text) {
+      if (c == ' ') {
+        pending_space = !result.empty();
+        continue;
+      }
+      if (pending_space) result.push_back(' ');
+      pending_space = false;
+      result.push_back(c);
+    }
+    return result;
+  }
+
   void build_index() {
     sorted_.resize(pieces_.size());
     for (std::size_t i = 0; i < sorted_.size(); ++i) sorted_[i] = static_cast<std::int32_t>(i);
@@ -251,6 +283,7 @@ class Tokenizer {
   std::vector<float> scores_;
   std::vector<std::int32_t> sorted_;
   std::size_t max_token_length_ = 0;
+  bool remove_extra_whitespaces_ = false;
   std::array<char, 256> byte_chars_{};
 };
 
