@@ -1,0 +1,208 @@
+// Unit tests: llama2.c checkpoints in every format, typed loading, and every error.
+#include <doctest/doctest.h>
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <forma/io/llama2c.hpp>
+#include <forma/models/presets.hpp>
+
+namespace llama2c = forma::io::llama2c;
+using forma::dyn;
+using forma::LlamaConfig;
+
+namespace {
+
+constexpr LlamaConfig tiny{.dim = 16, .hidden = 40, .layers = 2, .heads = 4, .kv_heads = 2, .vocab = 24, .max_seq = 8};
+const std::string data_dir = FORMA_TEST_DATA_DIR "/llama2c/";
+const std::string stories_path = FORMA_SOURCE_DIR "/models/stories260K/stories260K.bin";
+
+template <LlamaConfig C>
+std::span<const float> tensor_named(const forma::LlamaWeights<C>& w, const std::string& name) {
+  const auto flat = [](const auto& view) { return std::span<const float>(view.data(), view.size()); };
+  if (name == "token_embedding") return flat(w.token_embedding);
+  if (name == "rms_att") return flat(w.rms_att);
+  if (name == "wq") return flat(w.wq);
+  if (name == "wk") return flat(w.wk);
+  if (name == "wv") return flat(w.wv);
+  if (name == "wo") return flat(w.wo);
+  if (name == "rms_ffn") return flat(w.rms_ffn);
+  if (name == "w1") return flat(w.w1);
+  if (name == "w2") return flat(w.w2);
+  if (name == "w3") return flat(w.w3);
+  if (name == "rms_final") return flat(w.rms_final);
+  if (name == "classifier") return flat(w.classifier);
+  FAIL("unknown tensor " << name);
+  return {};
+}
+
+// Checks every spot value NumPy read from `file` against the weights forma mapped.
+template <LlamaConfig C>
+std::size_t check_spots(const std::string& file, const forma::LlamaWeights<C>& weights) {
+  std::ifstream in(data_dir + "spot_values.txt");
+  REQUIRE(in.good());
+  std::size_t checked = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream fields(line);
+    std::string name_of_file, tensor;
+    std::size_t index = 0;
+    double value = 0;
+    fields >> name_of_file >> tensor >> index >> value;
+    if (name_of_file != file) continue;
+    const auto span = tensor_named(weights, tensor);
+    REQUIRE(index < span.size());
+    INFO(file << " " << tensor << "[" << index << "]");
+    CHECK(span[index] == static_cast<float>(value));
+    ++checked;
+  }
+  return checked;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+std::span<const std::byte> as_bytes(const std::string& s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+std::string legacy_header(std::array<std::int32_t, 7> fields) {
+  std::string bytes(28, '\0');
+  std::memcpy(bytes.data(), fields.data(), 28);
+  return bytes;
+}
+
+}  // namespace
+
+TEST_CASE("stories260K loads into its static type, zero copy, with the values NumPy reads") {
+  auto checkpoint = llama2c::load<forma::presets::stories260k>(stories_path);
+  REQUIRE_MESSAGE(checkpoint, checkpoint.error().to_string());
+  const auto& h = checkpoint->header();
+  CHECK(h.kind == llama2c::format::legacy);
+  CHECK(h.dim == 64);
+  CHECK(h.hidden_dim == 172);
+  CHECK(h.n_kv_heads == 4);
+  CHECK(h.vocab_size == 512);
+  CHECK(h.shared_classifier);
+  const auto& w = checkpoint->weights();
+  static_assert(std::is_same_v<std::remove_cvref_t<decltype(w.wk)>,
+                               forma::TensorView<const float, forma::extents<5, 32, 64>>>);
+  CHECK(w.classifier.data() == w.token_embedding.data());
+  CHECK(check_spots("stories260K.bin", w) == 33);
+}
+
+TEST_CASE("the same file loads into an all-dynamic config with the same views") {
+  auto fixed = llama2c::load<forma::presets::stories260k>(stories_path).value();
+  auto any = llama2c::load<forma::presets::any_llama>(stories_path).value();
+  CHECK(any.weights().wk.extent(1) == 32);
+  CHECK(any.weights().w2.extent(2) == 172);
+  CHECK(any.weights().shape.kv_dim() == 32);
+  CHECK(check_spots("stories260K.bin", any.weights()) == 33);
+  // Different mappings of one file, same bytes.
+  CHECK(std::memcmp(any.weights().w3.data(), fixed.weights().w3.data(), fixed.weights().w3.size_bytes()) == 0);
+}
+
+TEST_CASE("legacy, legacy with a separate classifier, and version 1 all map their weights") {
+  auto shared = llama2c::load<tiny>(data_dir + "tiny_legacy.bin");
+  REQUIRE_MESSAGE(shared, shared.error().to_string());
+  CHECK(check_spots("tiny_legacy.bin", shared->weights()) == 12);
+  auto separate = llama2c::load<tiny>(data_dir + "tiny_legacy_separate.bin");
+  REQUIRE_MESSAGE(separate, separate.error().to_string());
+  CHECK_FALSE(separate->header().shared_classifier);
+  CHECK(check_spots("tiny_legacy_separate.bin", separate->weights()) == 12);
+  auto v1 = llama2c::load<tiny>(data_dir + "tiny_v1.bin");
+  REQUIRE_MESSAGE(v1, v1.error().to_string());
+  CHECK(v1->header().kind == llama2c::format::fp32_v1);
+  CHECK(v1->header().header_bytes == 256);
+  CHECK(check_spots("tiny_v1.bin", v1->weights()) == 12);
+}
+
+TEST_CASE("version 2 (Q8_0) is parsed and validated, and refused as fp32 weights") {
+  auto header = llama2c::read_header(data_dir + "tiny_v2.bin");
+  REQUIRE_MESSAGE(header, header.error().to_string());
+  CHECK(header->kind == llama2c::format::q8_0_v2);
+  CHECK(header->group_size == 8);
+  CHECK_FALSE(header->shared_classifier);
+  const std::string bytes = read_bytes(data_dir + "tiny_v2.bin");
+  CHECK(llama2c::validate(as_bytes(bytes)).has_value());
+  CHECK(llama2c::expected_size(*header).value() == bytes.size());
+  const auto loaded = llama2c::load<tiny>(data_dir + "tiny_v2.bin");
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.error().code == forma::errc::unsupported);
+  CHECK(loaded.error().to_string() == data_dir + "tiny_v2.bin: a Q8_0 (version 2) checkpoint cannot be loaded as fp32 weights");
+  // A group size that does not divide the weights is rejected.
+  std::string bad = bytes;
+  const std::int32_t seven = 7;
+  std::memcpy(bad.data() + 37, &seven, 4);
+  CHECK(llama2c::parse_header(as_bytes(bad)).error().message ==
+        "group_size 7 does not divide a weight of 384 values");
+}
+
+TEST_CASE("every field the type fixes is checked, and every mismatch is named") {
+  constexpr LlamaConfig wrong{.dim = 288, .hidden = 172, .layers = 5, .heads = 8, .kv_heads = 8,
+                              .vocab = 512, .max_seq = 256, .classifier = forma::classifier_kind::separate};
+  const auto loaded = llama2c::load<wrong>(stories_path);
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.error().code == forma::errc::shape_mismatch);
+  CHECK(loaded.error().to_string() == stories_path +
+        ": dim: type says 288, file says 64; n_kv_heads: type says 8, file says 4; "
+        "seq_len: type says 256, file says 512; classifier: type says separate, file says shared");
+}
+
+TEST_CASE("file size against the header: truncated and overlong files") {
+  const std::string bytes = read_bytes(stories_path);
+  const auto truncated = llama2c::validate(as_bytes(bytes.substr(0, bytes.size() - 4)));
+  REQUIRE_FALSE(truncated);
+  CHECK(truncated.error().code == forma::errc::truncated);
+  CHECK(truncated.error().message == "file has 1056536 bytes, the header implies 1056540");
+  const auto longer = llama2c::validate(as_bytes(bytes + "xx"));
+  REQUIRE_FALSE(longer);
+  CHECK(longer.error().message == "file has 1056542 bytes, the header implies 1056540");
+  CHECK(llama2c::validate(as_bytes(bytes.substr(0, 10))).error().message ==
+        "the file has 10 bytes, too few for a llama2.c header");
+}
+
+TEST_CASE("header fields that describe no valid model are errors") {
+  const auto message = [](std::array<std::int32_t, 7> fields) {
+    return llama2c::parse_header(as_bytes(legacy_header(fields))).error().message;
+  };
+  CHECK(message({0, 172, 5, 8, 4, 512, 512}) == "dim is 0, must be positive");
+  CHECK(message({64, 172, -5, 8, 4, 512, 512}) == "n_layers is -5, must be positive");
+  CHECK(message({64, 172, 5, 7, 7, 512, 512}) == "n_heads 7 does not divide dim 64");
+  CHECK(message({64, 172, 5, 8, 3, 512, 512}) == "n_kv_heads 3 does not divide n_heads 8");
+  CHECK(message({48, 172, 5, 16, 4, 512, 512}) == "head_dim 3 is odd; RoPE needs an even head_dim");
+  CHECK(message({64, 172, 5, 8, 4, std::numeric_limits<std::int32_t>::min(), 512}) ==
+        "vocab_size is -2147483648, must be positive");
+  // Sizes whose product overflows are caught, not wrapped.
+  const std::string huge = legacy_header({1 << 30, 1 << 30, 1 << 30, 2, 2, 1 << 30, 1 << 30});
+  const auto overflow = llama2c::validate(as_bytes(huge));
+  REQUIRE_FALSE(overflow);
+  CHECK(overflow.error().message == "the sizes in the header overflow");
+  // An unknown version of the ak42 format.
+  std::string v9(256, '\0');
+  const std::uint32_t magic = llama2c::magic;
+  const std::int32_t nine = 9;
+  std::memcpy(v9.data(), &magic, 4);
+  std::memcpy(v9.data() + 4, &nine, 4);
+  CHECK(llama2c::parse_header(as_bytes(v9)).error().message ==
+        "llama2.c version 9 is not supported (versions 1 and 2 are)");
+}
+
+TEST_CASE("missing files and directories are io errors naming the path") {
+  const auto missing = llama2c::load<tiny>("/nonexistent/model.bin");
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == forma::errc::io);
+  CHECK(missing.error().to_string() == "/nonexistent/model.bin: cannot open: No such file or directory");
+  const auto directory = llama2c::read_header(FORMA_TEST_DATA_DIR);
+  REQUIRE_FALSE(directory);
+  CHECK(directory.error().message == "not a regular file");
+}
