@@ -26,4 +26,20 @@ s = np.load(f"{d}/f4_scalar.npy")
 assert s.shape == () and s == 0
 e = np.load(f"{d}/f4_empty.npy")
 assert e.shape == (0, 5) and e.dtype == np.float32
-print("NumPy read all 8 files forma wrote")
+# The safetensors file, read with only json and NumPy (an independent reader of the format).
+import json
+import struct
+raw = open(f"{d}/mixed.safetensors", "rb").read()
+(n,) = struct.unpack("<Q", raw[:8])
+assert (8 + n) % 8 == 0
+header = json.loads(raw[8:8 + n])
+assert header["__metadata__"] == {"format": "pt"}
+data = raw[8 + n:]
+def tensor(name, dtype):
+    begin, end = header[name]["data_offsets"]
+    return np.frombuffer(data[begin:end], dtype=dtype).reshape(header[name]["shape"])
+assert header["m"]["dtype"] == "F32" and (tensor("m", "<f4") == m).all()
+assert header["ints"]["dtype"] == "I64" and tensor("ints", "<i8").tolist() == [-1, 0, 1 << 40]
+assert header["halves"]["dtype"] == "F16" and tensor("halves", "<f2").tolist() == [0.5, -65504.0]
+assert sum(e - b for b, e in (header[k]["data_offsets"] for k in ("m", "ints", "halves"))) == len(data)
+print("NumPy read all 8 .npy files and the .safetensors file forma wrote")

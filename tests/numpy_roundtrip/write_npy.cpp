@@ -4,6 +4,7 @@
 
 #include <forma/core.hpp>
 #include <forma/io/npy.hpp>
+#include <forma/io/safetensors.hpp>
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -34,5 +35,9 @@ int main(int argc, char** argv) {
   check(forma::io::save_npy(dir + "/f2_2.npy", halves));
   check(forma::io::save_npy(dir + "/f4_scalar.npy", forma::Tensor<float, forma::extents<>>{}));
   check(forma::io::save_npy(dir + "/f4_empty.npy", forma::Matrix<float, forma::dyn, 5>(0)));
+  check(forma::io::save_safetensors(dir + "/mixed.safetensors",
+                                    {forma::io::named("m", m), forma::io::named("ints", ints),
+                                     forma::io::named("halves", halves)},
+                                    {{"format", "pt"}}));
   return 0;
 }

@@ -1,0 +1,493 @@
+// forma/io/safetensors.hpp — safetensors files: validated, memory-mapped, typed.
+//
+// Layout: a little-endian u64 header length N, N bytes of JSON ({"name": {"dtype": "F32",
+// "shape": [2, 3], "data_offsets": [begin, end]}, ..., "__metadata__": {"k": "v"}}), then the data
+// section. Opening validates everything before any tensor is touched: the header length against
+// the file (and a 100 MB cap), the JSON (strict, depth-limited), every entry's dtype, shape and
+// offsets, byte counts = dtype size × shape product (overflow-checked), and that the tensors tile
+// the data section exactly — no overlap, no gap, nothing past the end.
+//
+//   auto file = Safetensors::open("model.safetensors");            // Result<Safetensors>
+//   auto w = file->get<MatrixView<const bf16, 64, 64>>("w");        // zero copy, Result
+//   auto b = file->load<Vector<float, 64>>("b", {.convert = true}); // a copy, any alignment
+//   save_safetensors("out.safetensors", {named("w", w), named("b", b)}, {{"format", "pt"}});
+// dtypes: F64 F32 F16 BF16 I64 I32 I16 I8 U64 U32 U16 U8 BOOL.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "forma/core/dtype.hpp"
+#include "forma/core/error.hpp"
+#include "forma/core/extents.hpp"
+#include "forma/core/tensor.hpp"
+#include "forma/core/tensor_view.hpp"
+#include "forma/io/json.hpp"
+#include "forma/io/mmap.hpp"
+
+namespace forma::io {
+
+inline constexpr std::uint64_t safetensors_max_header_bytes = 100'000'000;
+
+struct SafetensorsEntry {
+  std::string name;
+  dtype type = dtype::f32;
+  std::vector<std::size_t> shape;
+  std::size_t begin = 0;  // byte range within the data section
+  std::size_t end = 0;
+
+  std::size_t size() const noexcept {
+    std::size_t n = 1;
+    for (std::size_t e : shape) n *= e;
+    return n;
+  }
+};
+
+struct SafetensorsLoadOptions {
+  bool convert = false;  // allow a numeric dtype conversion when copying
+};
+
+namespace safetensors_detail {
+
+struct dtype_name {
+  std::string_view name;
+  dtype type;
+};
+inline constexpr std::array<dtype_name, 13> dtype_names{{
+    {"F64", dtype::f64}, {"F32", dtype::f32}, {"F16", dtype::f16}, {"BF16", dtype::bf16},
+    {"I64", dtype::i64}, {"I32", dtype::i32}, {"I16", dtype::i16}, {"I8", dtype::i8},
+    {"U64", dtype::u64}, {"U32", dtype::u32}, {"U16", dtype::u16}, {"U8", dtype::u8},
+    {"BOOL", dtype::boolean},
+}};
+
+inline std::optional<dtype> parse_dtype(std::string_view name) {
+  for (const auto& d : dtype_names) {
+    if (d.name == name) return d.type;
+  }
+  return std::nullopt;
+}
+inline std::string_view dtype_text(dtype t) {
+  for (const auto& d : dtype_names) {
+    if (d.type == t) return d.name;
+  }
+  return "?";
+}
+
+inline std::string shape_text(std::span<const std::size_t> shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+inline Error bad(std::string message) { return make_error(errc::bad_format, std::move(message)); }
+
+inline Result<SafetensorsEntry> parse_entry(const std::string& name, const json::Value& v) {
+  if (!v.is_object()) return bad("tensor '" + name + "': its entry is not an object");
+  SafetensorsEntry e;
+  e.name = name;
+  bool have_dtype = false, have_shape = false, have_offsets = false;
+  for (const auto& [key, value] : *v.object) {
+    if (key == "dtype") {
+      if (!value.is_string()) return bad("tensor '" + name + "': dtype is not a string");
+      const auto t = parse_dtype(value.text);
+      if (!t) return make_error(errc::unsupported, "tensor '" + name + "': unsupported dtype '" + value.text + "'");
+      e.type = *t;
+      have_dtype = true;
+    } else if (key == "shape") {
+      if (!value.is_array()) return bad("tensor '" + name + "': shape is not an array");
+      for (const auto& d : *value.array) {
+        if (!d.integer) return bad("tensor '" + name + "': shape holds " + (d.text.empty() ? "a non-number" : d.text) +
+                                   ", not a non-negative integer");
+        if (*d.integer > std::numeric_limits<std::size_t>::max()) return bad("tensor '" + name + "': extent too large");
+        e.shape.push_back(static_cast<std::size_t>(*d.integer));
+      }
+      have_shape = true;
+    } else if (key == "data_offsets") {
+      if (!value.is_array() || value.array->size() != 2 || !(*value.array)[0].integer || !(*value.array)[1].integer) {
+        return bad("tensor '" + name + "': data_offsets must be two non-negative integers");
+      }
+      e.begin = static_cast<std::size_t>(*(*value.array)[0].integer);
+      e.end = static_cast<std::size_t>(*(*value.array)[1].integer);
+      if (e.begin > e.end) {
+        return bad("tensor '" + name + "': data_offsets [" + std::to_string(e.begin) + ", " +
+                   std::to_string(e.end) + "] run backwards");
+      }
+      have_offsets = true;
+    } else {
+      return bad("tensor '" + name + "': unexpected key '" + key + "'");
+    }
+  }
+  if (!have_dtype || !have_shape || !have_offsets) {
+    return bad("tensor '" + name + "': needs dtype, shape and data_offsets");
+  }
+  std::size_t bytes = size_of(e.type);
+  for (const std::size_t d : e.shape) {
+    if (d != 0 && bytes > std::numeric_limits<std::size_t>::max() / d) {
+      return bad("tensor '" + name + "': shape " + shape_text(e.shape) + " overflows");
+    }
+    bytes *= d;
+  }
+  if (bytes != e.end - e.begin) {
+    Error error = bad("tensor '" + name + "': " + std::string(dtype_text(e.type)) + " " + shape_text(e.shape) +
+                      " needs " + std::to_string(bytes) + " bytes, data_offsets give " +
+                      std::to_string(e.end - e.begin));
+    error.expected = std::to_string(bytes);
+    error.found = std::to_string(e.end - e.begin);
+    return error;
+  }
+  return e;
+}
+
+template <class E>
+std::string static_shape_text() {
+  std::string text = "[";
+  for (std::size_t axis = 0; axis < E::rank(); ++axis) {
+    if (axis > 0) text += ", ";
+    text += E::static_extent(axis) == dyn ? std::string("?") : std::to_string(E::static_extent(axis));
+  }
+  return text + "]";
+}
+
+template <class E>
+Result<E> match_shape(const SafetensorsEntry& e) {
+  if (e.shape.size() != E::rank()) {
+    return mismatch(errc::shape_mismatch, "shape", static_shape_text<E>(), shape_text(e.shape), "file has");
+  }
+  std::array<std::size_t, E::rank()> values{};
+  for (std::size_t axis = 0; axis < E::rank(); ++axis) {
+    if (E::static_extent(axis) != dyn && E::static_extent(axis) != e.shape[axis]) {
+      return mismatch(errc::shape_mismatch, "shape", static_shape_text<E>(), shape_text(e.shape), "file has");
+    }
+    values[axis] = e.shape[axis];
+  }
+  if constexpr (E::rank() == 0) {
+    return E{};
+  } else {
+    return E(values);
+  }
+}
+
+inline bool bools_valid(std::span<const std::byte> bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](std::byte b) { return b == std::byte{0} || b == std::byte{1}; });
+}
+
+}  // namespace safetensors_detail
+
+class Safetensors {
+ public:
+  // Validates a whole file held in `bytes`; the Safetensors object views them (keep them alive).
+  static Result<Safetensors> parse(std::span<const std::byte> bytes) {
+    using namespace safetensors_detail;
+    Safetensors file;
+    file.bytes_ = bytes;
+    if (auto ok = file.validate(); !ok) return std::move(ok).error();
+    return file;
+  }
+
+  // Maps and validates `path`; the object owns the mapping.
+  static Result<Safetensors> open(const std::string& path) {
+    auto mapped = MappedFile::open(path);
+    if (!mapped) return std::move(mapped).error();
+    Safetensors file;
+    file.bytes_ = mapped->bytes();
+    file.file_.emplace(std::move(*mapped));
+    if (auto ok = file.validate(); !ok) return std::move(ok).error().with_path(path);
+    return file;
+  }
+
+  // In data order.
+  const std::vector<SafetensorsEntry>& tensors() const noexcept { return entries_; }
+  const std::vector<std::pair<std::string, std::string>>& metadata() const noexcept { return metadata_; }
+  std::size_t data_offset() const noexcept { return data_offset_; }
+  std::string path() const { return file_ ? file_->path() : std::string(); }
+
+  const SafetensorsEntry* find(std::string_view name) const noexcept {
+    for (const auto& e : entries_) {
+      if (e.name == name) return &e;
+    }
+    return nullptr;
+  }
+  std::span<const std::byte> bytes(const SafetensorsEntry& e) const noexcept {
+    return bytes_.subspan(data_offset_ + e.begin, e.end - e.begin);
+  }
+
+  // A zero-copy view, e.g. get<MatrixView<const bf16, 64, 64>>("w"): the dtype must be the view's,
+  // the shape must fit its extents, and the data must be aligned for the element type.
+  template <class View>
+  Result<View> get(std::string_view name) const {
+    using T = std::remove_const_t<typename View::element_type>;
+    using E = typename View::extents_type;
+    static_assert(std::is_const_v<typename View::element_type>, "get: mapped tensors are read-only (a view of const T)");
+    static_assert(std::is_same_v<typename View::layout_type, layout_right>, "get: tensors are stored row-major");
+    auto found = lookup(name);
+    if (!found) return std::move(found).error();
+    const SafetensorsEntry& e = **found;
+    if (auto ok = check_dtype<T>(e); !ok) return std::move(ok).error();
+    auto extents_value = safetensors_detail::match_shape<E>(e);
+    if (!extents_value) return named(std::move(extents_value).error(), e.name);
+    const auto data = bytes(e);
+    if (reinterpret_cast<std::uintptr_t>(data.data()) % alignof(T) != 0) {
+      return named(make_error(errc::unsupported, "starts at file byte " + std::to_string(data_offset_ + e.begin) +
+                                                     ", not aligned for " + std::string(name_of(dtype_of<T>)) +
+                                                     "; load() copies it instead"),
+                   e.name);
+    }
+    if constexpr (std::is_same_v<T, bool>) {
+      if (!safetensors_detail::bools_valid(data)) return named(make_error(errc::bad_format, "a BOOL element is not 0 or 1"), e.name);
+    }
+    return View(reinterpret_cast<const T*>(data.data()), *extents_value);
+  }
+
+  // An owned copy, e.g. load<Matrix<float, 64, 64>>("w", {.convert = true}).
+  template <class TensorType>
+  Result<TensorType> load(std::string_view name, SafetensorsLoadOptions options = {}) const {
+    using T = typename TensorType::value_type;
+    using E = typename TensorType::extents_type;
+    static_assert(owns_elements<TensorType>, "load: the target must be an owning forma::Tensor");
+    auto found = lookup(name);
+    if (!found) return std::move(found).error();
+    const SafetensorsEntry& e = **found;
+    if (e.type != dtype_of<T> && !options.convert) {
+      if (auto ok = check_dtype<T>(e); !ok) return std::move(ok).error();
+    }
+    auto extents_value = safetensors_detail::match_shape<E>(e);
+    if (!extents_value) return named(std::move(extents_value).error(), e.name);
+    TensorType result(uninitialized, *extents_value);
+    const auto data = bytes(e);
+    if (e.type == dtype::boolean && !safetensors_detail::bools_valid(data)) {
+      return named(make_error(errc::bad_format, "a BOOL element is not 0 or 1"), e.name);
+    }
+    if (e.type == dtype_of<T>) {
+      if (!data.empty()) std::memcpy(result.data(), data.data(), data.size());
+      return result;
+    }
+    if (!convert_into(e.type, data, result.data(), result.size())) {
+      return named(make_error(errc::unsupported, "cannot convert " + std::string(name_of(e.type)) + " to " +
+                                                     std::string(name_of(dtype_of<T>))),
+                   e.name);
+    }
+    return result;
+  }
+
+ private:
+  Error named(Error error, const std::string& tensor) const {
+    error = std::move(error).with_tensor(tensor);
+    return file_ ? std::move(error).with_path(file_->path()) : error;
+  }
+
+  Result<const SafetensorsEntry*> lookup(std::string_view name) const {
+    if (const auto* e = find(name)) return e;
+    return named(make_error(errc::not_found, "no such tensor"), std::string(name));
+  }
+
+  template <class T>
+  Result<void> check_dtype(const SafetensorsEntry& e) const {
+    if (e.type == dtype_of<T>) return {};
+    return named(mismatch(errc::dtype_mismatch, "dtype", std::string(safetensors_detail::dtype_text(dtype_of<T>)),
+                          std::string(safetensors_detail::dtype_text(e.type)), "file has"),
+                 e.name);
+  }
+
+  template <class Target>
+  static bool convert_into(dtype from, std::span<const std::byte> data, Target* to, std::size_t count) {
+    const auto each = [&]<class Source>() {
+      for (std::size_t i = 0; i < count; ++i) {
+        Source value;
+        std::memcpy(&value, data.data() + i * sizeof(Source), sizeof(Source));
+        to[i] = convert_element<Target>(value);
+      }
+      return true;
+    };
+    switch (from) {
+      case dtype::f64: return each.template operator()<double>();
+      case dtype::f32: return each.template operator()<float>();
+      case dtype::f16: return each.template operator()<f16>();
+      case dtype::bf16: return each.template operator()<bf16>();
+      case dtype::i8: return each.template operator()<std::int8_t>();
+      case dtype::i16: return each.template operator()<std::int16_t>();
+      case dtype::i32: return each.template operator()<std::int32_t>();
+      case dtype::i64: return each.template operator()<std::int64_t>();
+      case dtype::u8: return each.template operator()<std::uint8_t>();
+      case dtype::u16: return each.template operator()<std::uint16_t>();
+      case dtype::u32: return each.template operator()<std::uint32_t>();
+      case dtype::u64: return each.template operator()<std::uint64_t>();
+      case dtype::boolean: return each.template operator()<bool>();
+    }
+    return false;
+  }
+
+  Result<void> validate() {
+    using namespace safetensors_detail;
+    if (bytes_.size() < 8) {
+      return make_error(errc::truncated, "the file has " + std::to_string(bytes_.size()) +
+                                             " bytes, too few for the header length");
+    }
+    std::uint64_t header_length = 0;
+    std::memcpy(&header_length, bytes_.data(), 8);
+    if (header_length > safetensors_max_header_bytes) {
+      return bad("header length " + std::to_string(header_length) + " exceeds the 100 MB limit");
+    }
+    if (header_length > bytes_.size() - 8) {
+      return make_error(errc::truncated, "header length " + std::to_string(header_length) +
+                                             " runs past the end of the file (" + std::to_string(bytes_.size()) +
+                                             " bytes)");
+    }
+    data_offset_ = 8 + static_cast<std::size_t>(header_length);
+    const std::string_view header(reinterpret_cast<const char*>(bytes_.data() + 8), static_cast<std::size_t>(header_length));
+    if (header.empty() || header.front() != '{') return bad("the header does not start with '{'");
+    auto root = json::parse(header);
+    if (!root) return std::move(root).error();
+    if (!root->is_object()) return bad("the header is not a JSON object");
+    for (const auto& [name, value] : *root->object) {
+      if (name == "__metadata__") {
+        if (!value.is_object()) return bad("__metadata__ is not an object");
+        for (const auto& [key, text] : *value.object) {
+          if (!text.is_string()) return bad("__metadata__ value '" + key + "' is not a string");
+          metadata_.emplace_back(key, text.text);
+        }
+        continue;
+      }
+      auto entry = parse_entry(name, value);
+      if (!entry) return std::move(entry).error();
+      entries_.push_back(std::move(*entry));
+    }
+    // The tensors must tile the data section: sorted by offset, each starts where the last ended.
+    std::stable_sort(entries_.begin(), entries_.end(),
+                     [](const auto& a, const auto& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
+    const std::size_t data_size = bytes_.size() - data_offset_;
+    std::size_t cursor = 0;
+    const SafetensorsEntry* previous = nullptr;
+    for (const auto& e : entries_) {
+      if (e.begin < cursor) {
+        return bad("tensors '" + previous->name + "' and '" + e.name + "' overlap (bytes " +
+                   std::to_string(previous->begin) + "-" + std::to_string(previous->end) + " and " +
+                   std::to_string(e.begin) + "-" + std::to_string(e.end) + ")");
+      }
+      if (e.begin > cursor) {
+        return bad("bytes " + std::to_string(cursor) + "-" + std::to_string(e.begin) +
+                   " of the data section belong to no tensor");
+      }
+      if (e.end > data_size) {
+        return make_error(errc::truncated, "tensor '" + e.name + "' ends at byte " + std::to_string(e.end) +
+                                               ", the data section has " + std::to_string(data_size));
+      }
+      cursor = e.end;
+      previous = &e;
+    }
+    if (cursor != data_size) {
+      return bad("bytes " + std::to_string(cursor) + "-" + std::to_string(data_size) +
+                 " of the data section belong to no tensor");
+    }
+    return {};
+  }
+
+  std::optional<MappedFile> file_;
+  std::span<const std::byte> bytes_;
+  std::size_t data_offset_ = 0;
+  std::vector<SafetensorsEntry> entries_;
+  std::vector<std::pair<std::string, std::string>> metadata_;
+};
+
+// One tensor to write: a name and the bytes of a row-major tensor.
+struct NamedTensor {
+  std::string name;
+  dtype type = dtype::f32;
+  std::vector<std::size_t> shape;
+  std::span<const std::byte> data;
+};
+
+template <host_tensor X>
+NamedTensor named(std::string name, const X& x) {
+  static_assert(std::is_same_v<typename X::layout_type, layout_right>,
+                "named: safetensors stores row-major tensors (copy a transposed view first)");
+  NamedTensor t;
+  t.name = std::move(name);
+  t.type = dtype_of<typename X::value_type>;
+  for (std::size_t axis = 0; axis < X::extents_type::rank(); ++axis) t.shape.push_back(x.extent(axis));
+  t.data = std::as_bytes(std::span(forma::view(x).data(), forma::view(x).size()));
+  return t;
+}
+
+// The bytes of a safetensors file: tensors in the given order, the header padded with spaces so
+// the data starts at a multiple of 8.
+inline Result<std::string> encode_safetensors(const std::vector<NamedTensor>& tensors,
+                                              const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
+  std::string header = "{";
+  bool first = true;
+  if (!metadata.empty()) {
+    header += "\"__metadata__\":{";
+    for (std::size_t i = 0; i < metadata.size(); ++i) {
+      if (i > 0) header += ',';
+      header += json::quote(metadata[i].first);
+      header += ':';
+      header += json::quote(metadata[i].second);
+    }
+    header += "}";
+    first = false;
+  }
+  std::size_t offset = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const NamedTensor& t = tensors[i];
+    if (t.name == "__metadata__") return make_error(errc::invalid_argument, "a tensor cannot be named __metadata__");
+    for (std::size_t j = 0; j < i; ++j) {
+      if (tensors[j].name == t.name) return make_error(errc::invalid_argument, "two tensors are named '" + t.name + "'");
+    }
+    std::size_t expected = size_of(t.type);
+    for (const std::size_t d : t.shape) expected *= d;
+    if (expected != t.data.size()) {
+      return make_error(errc::invalid_argument, "tensor '" + t.name + "': " + std::to_string(t.data.size()) +
+                                                    " bytes for a shape that needs " + std::to_string(expected));
+    }
+    // Appends only: GCC 12 at -O3 warns falsely (-Wrestrict) on chains of string operator+.
+    if (!first) header += ',';
+    header += json::quote(t.name);
+    header += ":{\"dtype\":\"";
+    header += safetensors_detail::dtype_text(t.type);
+    header += "\",\"shape\":[";
+    for (std::size_t k = 0; k < t.shape.size(); ++k) {
+      if (k > 0) header += ',';
+      header += std::to_string(t.shape[k]);
+    }
+    header += "],\"data_offsets\":[";
+    header += std::to_string(offset);
+    header += ',';
+    header += std::to_string(offset + t.data.size());
+    header += "]}";
+    offset += t.data.size();
+    first = false;
+  }
+  header += "}";
+  header.append((8 - (header.size() % 8)) % 8, ' ');
+  const auto length = static_cast<std::uint64_t>(header.size());
+  std::string bytes(reinterpret_cast<const char*>(&length), 8);
+  bytes += header;
+  for (const NamedTensor& t : tensors) bytes.append(reinterpret_cast<const char*>(t.data.data()), t.data.size());
+  return bytes;
+}
+
+inline Result<void> save_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                                     const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
+  auto bytes = encode_safetensors(tensors, metadata);
+  if (!bytes) return std::move(bytes).error().with_path(path);
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) return make_error(errc::io, std::string("cannot create: ") + std::strerror(errno)).with_path(path);
+  const bool written = std::fwrite(bytes->data(), 1, bytes->size(), file) == bytes->size();
+  const bool closed = std::fclose(file) == 0;
+  if (!written || !closed) return make_error(errc::io, "cannot write the file").with_path(path);
+  return {};
+}
+
+}  // namespace forma::io
