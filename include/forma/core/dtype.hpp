@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string_view>
 #include <type_traits>
 
@@ -197,7 +198,9 @@ constexpr std::string_view name_of(dtype type) noexcept {
   return "?";
 }
 
-// Converts between element types, going through float for f16/bf16.
+// Converts between element types, going through float for f16/bf16. Floating point to integer
+// truncates toward zero and saturates at the integer's range, NaN becoming 0 (a plain cast of an
+// out-of-range float is undefined behaviour); to bool is "not zero".
 template <element To, element From>
 FORMA_HD constexpr To convert_element(From value) noexcept {
   if constexpr (std::is_same_v<To, From>) {
@@ -206,6 +209,15 @@ FORMA_HD constexpr To convert_element(From value) noexcept {
     return convert_element<To>(static_cast<float>(value));
   } else if constexpr (std::is_same_v<To, f16> || std::is_same_v<To, bf16>) {
     return To(static_cast<float>(value));
+  } else if constexpr (std::is_same_v<To, bool>) {
+    return value != From{};
+  } else if constexpr (std::is_floating_point_v<From> && std::is_integral_v<To>) {
+    if (!(value == value)) return To{0};  // NaN
+    constexpr To low = std::numeric_limits<To>::min(), high = std::numeric_limits<To>::max();
+    if (value <= static_cast<From>(low)) return low;
+    // static_cast<From>(high) may round up past high (2^63 − 1 → 2^63): compare with ≥.
+    if (value >= static_cast<From>(high)) return high;
+    return static_cast<To>(value);
   } else {
     return static_cast<To>(value);
   }

@@ -99,17 +99,21 @@ inline Error header_error(std::string message) {
   return make_error(errc::bad_format, std::move(message));
 }
 
-// The matrices in file order (as element counts) for the fp32 formats and Q8_0.
-inline std::vector<std::size_t> matrix_sizes(const Header& h, element_counter& c) {
+// The distinct matrix shapes of the file (as element counts) and how many of each there are:
+// every per-layer matrix L times, the embedding once, the classifier once if separate. (Counts,
+// not a list per layer: a hostile header may claim billions of layers.)
+struct matrix_group {
+  std::size_t elements;
+  std::size_t count;
+};
+inline std::vector<matrix_group> matrix_groups(const Header& h, element_counter& c) {
   const std::size_t L = h.n_layers, D = h.dim, KV = h.kv_dim(), F = h.hidden_dim;
-  std::vector<std::size_t> sizes{c.product({h.vocab_size, D})};
-  for (std::size_t size : {c.product({D, D}), c.product({KV, D}), c.product({KV, D}),
-                           c.product({D, D}), c.product({F, D}), c.product({D, F}),
-                           c.product({F, D})}) {
-    for (std::size_t l = 0; l < L; ++l) sizes.push_back(size);
-  }
-  if (!h.shared_classifier) sizes.push_back(c.product({h.vocab_size, D}));
-  return sizes;
+  std::vector<matrix_group> groups{{c.product({h.vocab_size, D}), 1},
+                                   {c.product({D, D}), c.product({2, L})},      // wq, wo
+                                   {c.product({KV, D}), c.product({2, L})},     // wk, wv
+                                   {c.product({F, D}), c.product({3, L})}};     // w1, w2, w3
+  if (!h.shared_classifier) groups.push_back({c.product({h.vocab_size, D}), 1});
+  return groups;
 }
 
 }  // namespace detail
@@ -123,9 +127,9 @@ inline Result<std::size_t> expected_size(const Header& h) {
     c.add(D);
     const std::size_t norm_floats = c.total;
     detail::element_counter values, scales;
-    for (std::size_t size : detail::matrix_sizes(h, c)) {
-      values.add(size);
-      scales.add(size / h.group_size);
+    for (const auto& group : detail::matrix_groups(h, c)) {
+      values.add(values.product({group.elements, group.count}));
+      scales.add(scales.product({group.elements / h.group_size, group.count}));
     }
     detail::element_counter b;
     b.add(b.product({norm_floats, 4}));
@@ -236,13 +240,14 @@ inline Result<Header> parse_header(std::span<const std::byte> bytes) {
   }
   if (h.kind == format::q8_0_v2) {
     detail::element_counter c;
-    for (std::size_t size : detail::matrix_sizes(h, c)) {
-      if (size % h.group_size != 0) {
+    for (const auto& group : detail::matrix_groups(h, c)) {
+      if (group.elements % h.group_size != 0) {
         return detail::header_error("group_size " + std::to_string(h.group_size) +
-                                    " does not divide a weight of " + std::to_string(size) +
+                                    " does not divide a weight of " + std::to_string(group.elements) +
                                     " values");
       }
     }
+    if (c.overflow) return detail::header_error("the sizes in the header overflow");
   }
   return h;
 }

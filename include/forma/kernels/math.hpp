@@ -65,4 +65,12 @@ FORMA_HD inline float rope_frequency(unsigned pair_index, unsigned head_dim, flo
   return 1.0f / std::pow(theta, exponent);
 }
 
+// Online softmax (flash attention): a running maximum m and a running sum l of exp(s − m) absorb
+// new scores; when the maximum grows from `old_max` to `new_max`, everything summed so far is
+// scaled by exp(old_max − new_max). Nothing summed yet (old_max = −∞) scales by 0.
+FORMA_HD inline float online_softmax_rescale(float old_max, float new_max) noexcept {
+  using std::exp;
+  return old_max == -INFINITY ? 0.0f : exp(old_max - new_max);
+}
+
 }  // namespace forma::math

@@ -21,6 +21,7 @@
 #include <span>
 #include <string>
 
+#include "forma/core/contract.hpp"
 #include "forma/core/error.hpp"
 #include "forma/core/extents.hpp"
 #include "forma/core/summation.hpp"
@@ -57,22 +58,26 @@ class Llama {
 
   using weights_type = LlamaWeights<C>;
   using logits_view = TensorView<const float, extents<vocab>>;
-  using cache_type = KVCache<layers, max_seq, kv_heads, head_dim>;
+  // The cache holds `context` positions (max_seq unless asked for fewer), so its capacity is a
+  // run-time extent even for a static config.
+  using cache_type = KVCache<layers, dyn, kv_heads, head_dim>;
 
   // Checks the config's invariants against the weights' run-time shape (at compile time for the
-  // static fields) and allocates every buffer once.
-  explicit Llama(const weights_type& weights)
+  // static fields) and allocates every buffer once. `context` (0 = max_seq) caps the positions
+  // the model will run — and so the KV cache it allocates.
+  explicit Llama(const weights_type& weights, std::size_t context = 0)
       : w_(weights),
         shape_(checked_shape(weights.shape)),
-        cache_(make<typename cache_type::extents_type>(shape_.layers, shape_.max_seq,
-                                                       shape_.kv_heads, shape_.head_dim())),
+        context_(checked_context(shape_, context)),
+        cache_(make<typename cache_type::extents_type>(shape_.layers, context_, shape_.kv_heads,
+                                                       shape_.head_dim())),
         x_(make<extents<dim>>(shape_.dim)),
         xb_(make<extents<dim>>(shape_.dim)),
         xb2_(make<extents<dim>>(shape_.dim)),
         q_(make<extents<dim>>(shape_.dim)),
         hb_(make<extents<hidden>>(shape_.hidden)),
         hb2_(make<extents<hidden>>(shape_.hidden)),
-        scores_(make<extents<heads, max_seq>>(shape_.heads, shape_.max_seq)),
+        scores_(make<extents<heads, dyn>>(shape_.heads, context_)),
         logits_(make<extents<vocab>>(shape_.vocab)),
         chunk_x_(make<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)),
         chunk_xb_(make<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)),
@@ -84,7 +89,8 @@ class Llama {
   const LlamaShape& shape() const noexcept { return shape_; }
   const weights_type& weights() const noexcept { return w_; }
   std::size_t vocab_size() const noexcept { return shape_.vocab; }
-  std::size_t max_sequence() const noexcept { return shape_.max_seq; }
+  // The positions this model runs: max_seq, or the smaller context it was built with.
+  std::size_t max_sequence() const noexcept { return context_; }
   // Positions whose keys and values are cached (the next position forward() may take).
   std::size_t cached_positions() const noexcept { return cache_.length(); }
 
@@ -168,6 +174,11 @@ class Llama {
     llama_config_rules<C>(shape);
     return shape;
   }
+  static std::size_t checked_context(const LlamaShape& shape, std::size_t context) {
+    if (context == 0) return shape.max_seq;
+    contract::require_less(context, shape.max_seq + 1, "llama: the context exceeds max_seq (context <= max_seq fails)");
+    return context;
+  }
 
   // (dim) seen as (heads, head_dim).
   template <class V>
@@ -189,12 +200,12 @@ class Llama {
                         "llama: position " + std::to_string(position) + " skips ahead of the " +
                             std::to_string(cache_.length()) + " cached positions");
     }
-    if (position + count > shape_.max_seq) {
+    if (position + count > context_) {
       Error error = make_error(errc::capacity, "llama: position " +
                                                    std::to_string(position + count - 1) +
-                                                   " is past max_seq " +
-                                                   std::to_string(shape_.max_seq));
-      error.expected = "< " + std::to_string(shape_.max_seq);
+                                                   (context_ == shape_.max_seq ? " is past max_seq " : " is past the context of ") +
+                                                   std::to_string(context_));
+      error.expected = "< " + std::to_string(context_);
       error.found = std::to_string(position + count - 1);
       return error;
     }
@@ -247,11 +258,12 @@ class Llama {
 
   weights_type w_;
   LlamaShape shape_;
+  std::size_t context_;
   cache_type cache_;
   // Decode state: one position.
   Tensor<float, extents<dim>> x_, xb_, xb2_, q_;
   Tensor<float, extents<hidden>> hb_, hb2_;
-  Tensor<float, extents<heads, max_seq>> scores_;
+  Tensor<float, extents<heads, dyn>> scores_;
   Tensor<float, extents<vocab>> logits_;
   // Prefill state: up to PrefillChunk positions.
   Tensor<float, extents<PrefillChunk, dim>> chunk_x_, chunk_xb_, chunk_xb2_, chunk_q_;

@@ -2,8 +2,9 @@
 //
 //   KVCache<Layers, Capacity, KVHeads, HeadDim>: keys and values (Layers, Capacity, KVHeads, HeadDim)
 // Any extent may be dyn (given at construction). The length (positions filled) is a run-time
-// value; appending past the capacity is an Error (errc::capacity) — or a shape_error exception
-// from append_or_throw() — never a write out of bounds. Storage is allocated once.
+// value; appending past the capacity is an Error (errc::capacity) — or, from append_or_throw(),
+// a forma::error_exception carrying that Error — never a write out of bounds. Storage is
+// allocated once.
 #pragma once
 
 #include <array>
@@ -41,21 +42,30 @@ class KVCache {
   bool full() const noexcept { return length_ == capacity(); }
 
   // Reserves the next position and returns it, or fails with errc::capacity when full.
-  Result<std::size_t> append() {
-    if (length_ >= capacity()) {
+  Result<std::size_t> append() { return append(1); }
+
+  // Reserves the next `count` positions and returns the first, or fails with errc::capacity
+  // (reserving nothing) when they do not fit.
+  Result<std::size_t> append(std::size_t count) {
+    if (count > capacity() - length_) {
       Error error = make_error(errc::capacity, "kv cache: appending position " +
-                                                   std::to_string(length_) +
+                                                   std::to_string(length_ + count - 1) +
                                                    " past the capacity of " +
                                                    std::to_string(capacity()));
       error.expected = "< " + std::to_string(capacity());
-      error.found = std::to_string(length_);
+      error.found = std::to_string(length_ + count - 1);
       return error;
     }
-    return length_++;
+    const std::size_t first = length_;
+    length_ += count;
+    return first;
   }
-  std::size_t append_or_throw() {
-    auto position = append();
-    if (!position) contract::fail_shape(position.error().to_string());
+
+  // The same, reporting a full cache by throwing forma::error_exception (its Error has
+  // errc::capacity) instead of returning it.
+  std::size_t append_or_throw(std::size_t count = 1) {
+    auto position = append(count);
+    if (!position) detail::throw_error(position.error());
     return *position;
   }
 
@@ -82,5 +92,9 @@ class KVCache {
   Tensor<float, extents_type> values_;
   std::size_t length_ = 0;
 };
+
+namespace nn {
+using forma::KVCache;
+}  // namespace nn
 
 }  // namespace forma

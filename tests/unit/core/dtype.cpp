@@ -121,3 +121,16 @@ TEST_CASE("dtype vocabulary") {
   CHECK(forma::convert_element<bf16>(2.0).bits() == 0x4000u);
   CHECK(forma::convert_element<int>(f16(3.0f)) == 3);
 }
+
+TEST_CASE("float to integer conversion saturates instead of invoking undefined behaviour") {
+  using forma::convert_element;
+  CHECK(convert_element<std::int8_t>(4.7e30f) == 127);
+  CHECK(convert_element<std::int8_t>(-4.7e30f) == -128);
+  CHECK(convert_element<std::int8_t>(-3.9f) == -3);
+  CHECK(convert_element<std::uint8_t>(-1.0) == 0);
+  CHECK(convert_element<std::int64_t>(1e300) == std::numeric_limits<std::int64_t>::max());
+  CHECK(convert_element<std::int32_t>(std::numeric_limits<float>::quiet_NaN()) == 0);
+  CHECK(convert_element<std::int32_t>(forma::f16(70000.0f)) == std::numeric_limits<std::int32_t>::max());  // inf
+  CHECK(convert_element<bool>(0.25f));
+  CHECK_FALSE(convert_element<bool>(0));
+}

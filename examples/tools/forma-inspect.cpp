@@ -1,0 +1,104 @@
+// forma-inspect FILE... — a first look at .npy, safetensors and llama2.c files.
+//
+// Prints each file's format and every tensor's name, dtype, shape and byte range (or the
+// llama2.c header). A file that does not validate gets the loader's one-line error on stderr, and
+// the exit status is 1 if any file failed.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include <forma/io/llama2c.hpp>
+#include <forma/io/mmap.hpp>
+#include <forma/io/npy.hpp>
+#include <forma/io/safetensors.hpp>
+
+namespace {
+
+namespace io = forma::io;
+
+std::string shape_text(const std::vector<std::size_t>& shape) {
+  std::string text = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + (shape.size() == 1 ? ",)" : ")");
+}
+
+forma::Result<void> inspect_npy(const std::string& path, std::span<const std::byte> bytes) {
+  auto header = io::parse_npy_header(bytes);
+  if (!header) return std::move(header).error();
+  if (bytes.size() - header->data_offset < header->data_bytes) {
+    return forma::make_error(forma::errc::truncated, "data truncated: header needs " + std::to_string(header->data_bytes) +
+                                                         " bytes, file has " +
+                                                         std::to_string(bytes.size() - header->data_offset));
+  }
+  std::printf("%s: npy %d.%d\n", path.c_str(), header->major, header->minor);
+  std::printf("  dtype %s (%s), shape %s, %s order, bytes %zu-%zu\n", header->descr.c_str(),
+              std::string(forma::name_of(header->type)).c_str(), shape_text(header->shape).c_str(),
+              header->fortran_order ? "Fortran" : "C", header->data_offset, header->data_offset + header->data_bytes);
+  return {};
+}
+
+forma::Result<void> inspect_safetensors(const std::string& path, std::span<const std::byte> bytes) {
+  auto file = io::Safetensors::parse(bytes);
+  if (!file) return std::move(file).error();
+  std::printf("%s: safetensors, %zu tensors, data at byte %zu\n", path.c_str(), file->tensors().size(),
+              file->data_offset());
+  for (const auto& [key, value] : file->metadata()) std::printf("  metadata %s = %s\n", key.c_str(), value.c_str());
+  for (const auto& e : file->tensors()) {
+    std::printf("  %-32s %-5s %-18s bytes %zu-%zu\n", e.name.c_str(),
+                std::string(io::safetensors_detail::dtype_text(e.type)).c_str(), shape_text(e.shape).c_str(),
+                file->data_offset() + e.begin, file->data_offset() + e.end);
+  }
+  return {};
+}
+
+forma::Result<void> inspect_llama2c(const std::string& path, std::span<const std::byte> bytes) {
+  auto header = io::llama2c::validate(bytes);
+  if (!header) return std::move(header).error();
+  const auto& h = *header;
+  std::printf("%s: %s, %zu bytes\n", path.c_str(), std::string(io::llama2c::name_of(h.kind)).c_str(), bytes.size());
+  std::printf("  dim %zu, hidden_dim %zu, n_layers %zu, n_heads %zu, n_kv_heads %zu, vocab_size %zu, seq_len %zu\n",
+              h.dim, h.hidden_dim, h.n_layers, h.n_heads, h.n_kv_heads, h.vocab_size, h.seq_len);
+  std::printf("  head_dim %zu, kv_dim %zu, classifier %s%s\n", h.head_dim(), h.kv_dim(),
+              h.shared_classifier ? "shared with the embedding" : "separate",
+              h.kind == io::llama2c::format::q8_0_v2 ? (", Q8_0 group size " + std::to_string(h.group_size)).c_str() : "");
+  return {};
+}
+
+// The format by its first bytes; llama2.c legacy files have no magic, so they come last.
+forma::Result<void> inspect(const std::string& path) {
+  auto mapped = io::MappedFile::open(path);
+  if (!mapped) return std::move(mapped).error();
+  const auto bytes = mapped->bytes();
+  const auto starts_with = [&](const char* prefix, std::size_t length) {
+    return bytes.size() >= length && std::memcmp(bytes.data(), prefix, length) == 0;
+  };
+  forma::Result<void> result;
+  if (starts_with("\x93NUMPY", 6)) {
+    result = inspect_npy(path, bytes);
+  } else if (bytes.size() >= 9 && static_cast<char>(bytes[8]) == '{') {
+    result = inspect_safetensors(path, bytes);
+  } else if (starts_with("\x32\x34\x6b\x61", 4) || io::llama2c::parse_header(bytes)) {
+    result = inspect_llama2c(path, bytes);
+  } else {
+    return forma::make_error(forma::errc::bad_format, "not a .npy, safetensors or llama2.c file").with_path(path);
+  }
+  if (!result) return std::move(result).error().with_path(path);
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: forma-inspect FILE...  (.npy, .safetensors, llama2.c .bin)\n");
+    return 2;
+  }
+  int status = 0;
+  for (int i = 1; i < argc; ++i) {
+    if (auto ok = inspect(argv[i]); !ok) {
+      std::fprintf(stderr, "forma-inspect: %s\n", ok.error().to_string().c_str());
+      status = 1;
+    }
+  }
+  return status;
+}

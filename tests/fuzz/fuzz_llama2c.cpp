@@ -1,0 +1,31 @@
+// libFuzzer harness: llama2.c header validation, weight mapping, and a forward pass through any
+// small model the validator accepts (whatever the weights hold).
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <algorithm>
+#include <span>
+#include <vector>
+
+#include <forma/io/llama2c.hpp>
+#include <forma/models/llama.hpp>
+#include <forma/models/presets.hpp>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  // Copied into float-aligned memory, as a file mapping would be.
+  std::vector<float> aligned((size + sizeof(float) - 1) / sizeof(float));
+  if (size > 0) std::memcpy(aligned.data(), data, size);
+  const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(aligned.data()), size);
+  namespace llama2c = forma::io::llama2c;
+  (void)llama2c::parse_header(bytes);
+  auto header = llama2c::validate(bytes);
+  if (!header) return 0;
+  auto weights = llama2c::map_weights<forma::presets::any_llama>(*header, bytes);
+  if (!weights) return 0;
+  // A small context: the header's seq_len may be huge (nothing bounds it in a version 1 file).
+  forma::Llama<forma::presets::any_llama, 4> model(*weights, std::min<std::size_t>(header->seq_len, 8));
+  const std::int32_t tokens[] = {1, 0, static_cast<std::int32_t>(header->vocab_size - 1), 5};
+  (void)model.prefill(std::span<const std::int32_t>(tokens, header->seq_len < 4 ? header->seq_len : 4), 0);
+  (void)model.forward(static_cast<std::int32_t>(size % (header->vocab_size + 2)) - 1, 0);
+  return 0;
+}
