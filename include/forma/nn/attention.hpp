@@ -3,8 +3,8 @@
 //   Attention<C>:  wq (D, D), wk (KVD, D), wv (KVD, D), wo (D, D)    KVD = kv_heads · head_dim
 //                  + with C.bias: bq (D), bk (KVD), bv (KVD), bo (D)
 //   forward:       x (T, D) or (D) — the normalized inputs at positions p .. p+T−1 —,
-//                  a KVCache<layers, max_seq, kv_heads, head_dim> with those positions reserved
-//                  (cache.append), the layer's index, scratch            => out (T, D) or (D)
+//                  a KVCache<layers, S ≤ max_seq, kv_heads, head_dim> with those positions
+//                  reserved (cache.append), the layer's index, scratch   => out (T, D) or (D)
 // q = wq·x, k = wk·x, v = wv·x (k and v are written into the cache at positions p .. p+T−1),
 // RoPE on q and k when C uses it, then each query attends causally to the cache's positions up to
 // its own (the T = 1 decode step and the T > 1 prefill are one code path), out = wo·attention.
@@ -200,21 +200,26 @@ class Attention {
       flash_attention<C.flash_block>(reshape(q, head_rows), cache.keys(layer), cache.values(layer),
                                      position + n, scratch.flash(), reshape(context, head_rows));
     } else {
+      // The scores of a cache smaller than max_seq use the front of the (H, max_seq) buffer.
+      const TensorView<float, extents<heads, dyn>> scores(
+          scratch.scores().data(),
+          detail::make_extents<extents<heads, dyn>>(shape_.heads, cache.capacity()));
       attention(reshape(q, head_rows), cache.keys(layer), cache.values(layer), position + n,
-                scratch.scores(), reshape(context, head_rows));
+                scores, reshape(context, head_rows));
     }
     wo_.forward(context, out, Sum{});
   }
 
-  // The cache must be the one of this model: its layers, capacity, kv heads and head_dim.
+  // The cache must be one of this model: its layers, kv heads and head_dim, and at most max_seq
+  // positions.
   template <std::size_t L, std::size_t S, std::size_t KVH, std::size_t Dh>
   void check_cache(const KVCache<L, S, KVH, Dh>& cache) const {
     FORMA_RULE_SAME_EXTENT("Attention: the kv cache has another layer count than the model "
                            "(cache is (layers, S, KVH, Dh))",
                            L, layers, cache.layers(), shape_.layers);
-    FORMA_RULE_SAME_EXTENT("Attention: the kv cache's capacity differs from max_seq (cache is "
-                           "(layers, S, KVH, Dh))",
-                           S, max_seq, cache.capacity(), shape_.max_seq);
+    FORMA_RULE_LESS("Attention: the kv cache's capacity exceeds max_seq (cache is (layers, S, "
+                    "KVH, Dh); S < max_seq + 1 fails)",
+                    S, max_seq == dyn ? dyn : max_seq + 1, cache.capacity(), shape_.max_seq + 1);
     FORMA_RULE_SAME_EXTENT("Attention: the kv cache holds another number of kv heads (cache is "
                            "(layers, S, KVH, Dh))",
                            KVH, kv_heads, cache.kv_heads(), shape_.kv_heads);
