@@ -158,7 +158,8 @@ class Attention {
                   rules::same_shape<typename X::extents_type, typename O::extents_type>) {
       const auto rows = detail::as_rows(x);
       const std::size_t count = rows.extent(0);
-      contract::require_less(layer, shape_.layers, "Attention: the layer index is past the layers");
+      contract::require_less(layer, shape_.layers,
+                             "Attention: the layer index is past the layers (layer < layers fails)");
       if (auto reserved = detail::check_reserved("Attention", position, count, cache.length());
           !reserved) {
         return reserved;

@@ -136,7 +136,7 @@ class TransformerBlock {
       auto stream = detail::as_rows(x);
       const std::size_t count = stream.extent(0);
       contract::require_less(layer, shape().layers,
-                             "TransformerBlock: the layer index is past the layers");
+                             "TransformerBlock: the layer index is past the layers (layer < layers fails)");
       if (auto reserved =
               detail::check_reserved("TransformerBlock", position, count, cache.length());
           !reserved) {
