@@ -1,21 +1,38 @@
-// forma/text/tokenizer.hpp — the llama2.c tokenizer (SentencePiece BPE exported to tokenizer.bin).
+// forma/text/tokenizer.hpp — the llama2.c tokenizer: SentencePiece BPE exported to tokenizer.bin.
 //
-// File: int32 max_token_length, then per token: float32 score, int32 byte length, the bytes.
-// Parsing validates every length against the bytes that remain, so a hostile file is an Error,
-// never a read out of bounds.
+// File: int32 max_token_length, then per token: float32 score, int32 byte length, the bytes
+// (little-endian). The vocabulary size is not stored: it is the number of entries up to the end
+// of the file, and load(path, vocab_size) checks it against the model's. Parsing validates every
+// length against the bytes that remain and the declared max_token_length, so a hostile file is an
+// Error, never a read out of bounds.
 //
-// encode() follows llama2.c's run.c (and so SentencePiece's BPE): optional BOS (1); a dummy-prefix
-// " " token when the text is not empty; each UTF-8 code point (at most 4 bytes) looked up in the
-// vocabulary, falling back to one <0xXX> token per byte (id byte + 3); then repeatedly merging
-// the adjacent pair whose concatenation is the best-scoring token (leftmost on ties); optional
-// EOS (2). decode() strips the leading space of a piece that follows BOS and turns <0xXX> pieces
-// into the raw byte.
+// encode(text, bos, eos) is run.c's encode(): optional BOS (1); a dummy-prefix " " token when the
+// text is not empty; each UTF-8 code point (a byte, then at most 3 continuation bytes) looked up
+// in the vocabulary, else one byte-fallback token <0xXX> per byte (id byte + 3); then, again and
+// again, the adjacent pair whose concatenated text is the best-scoring token is merged (the
+// leftmost of equal scores); optional EOS (2).
+// decode(previous, token) is run.c's decode(): the piece, its leading space dropped after BOS, and
+// a <0xXX> piece read the way run.c's sscanf("<0x%02hhX>") reads it, turned into that raw byte.
+// safe_piece()/printable() are run.c's safe_printf() rule for what reaches stdout.
 //
-// SentencePiece models may also normalize text before encoding; tokenizer.bin does not record it
-// and run.c does none. The one setting the llama2.c models differ in is remove_extra_whitespaces
-// (on in tok512.model, off in Llama 2's): set_remove_extra_whitespaces(true) reproduces it —
-// leading and trailing spaces dropped, runs of spaces collapsed to one — for SentencePiece
-// parity; the default (off) is run.c's behaviour.
+// SentencePiece parity. For the models llama2.c ships (Llama 2's tokenizer.model and the
+// tinyllamas ones) run.c's encode equals SentencePiece's, except on these classes of text, where
+// EncodeMode::sentencepiece gives SentencePiece's ids instead (tests/unit/text/tokenizer.cpp checks
+// both modes against SentencePiece on every fixture string):
+//   1. U+2581 "▁" in the text: SentencePiece writes spaces as ▁, so a literal ▁ is a space to it;
+//      run.c encodes its three bytes through byte fallback.
+//   2. malformed UTF-8: SentencePiece replaces each byte of a malformed sequence (stray
+//      continuation bytes, truncated, overlong, surrogate or > U+10FFFF sequences) with U+FFFD;
+//      run.c keeps the bytes (byte fallback), so decode gives them back.
+//   3. remove_extra_whitespaces, a normalizer option that tokenizer.bin does not record (on in
+//      the tinyllamas tok512.model, off in Llama 2's): leading and trailing spaces dropped, runs of
+//      spaces made one. run.c never does it; set_remove_extra_whitespaces(true) does, in either
+//      mode.
+//   4. (not reachable with those vocabularies, handled for others) SentencePiece never merges into
+//      <unk>, BOS, EOS or a byte piece, and lets a character that has no token of its own merge
+//      with its neighbours before falling back to bytes; run.c does neither.
+// A NUL byte is encoded like any other byte in both modes (SentencePiece does the same); run.c,
+// reading C strings, would stop there — see read_line_like_run_c() in generate.hpp for stdin.
 #pragma once
 
 #include <algorithm>
@@ -34,12 +51,20 @@
 
 namespace forma::text {
 
+inline constexpr std::int32_t unk_token = 0;
 inline constexpr std::int32_t bos_token = 1;
 inline constexpr std::int32_t eos_token = 2;
+// The 256 byte-fallback pieces <0x00> .. <0xFF> follow the three special tokens.
+inline constexpr std::int32_t first_byte_token = 3;
+
+enum class EncodeMode : std::uint8_t {
+  run_c,          // run.c's encode, id for id (the default: forma-run prints what run.c prints)
+  sentencepiece,  // SentencePiece's ids on the classes of text where run.c differs (see above)
+};
 
 class Tokenizer {
  public:
-  // Parses a whole tokenizer.bin held in memory; every entry to the end of the buffer.
+  // Parses a whole tokenizer.bin held in memory: every entry up to the end of the buffer.
   static Result<Tokenizer> parse(std::span<const std::byte> bytes) {
     static_assert(std::endian::native == std::endian::little, "tokenizer.bin is little-endian");
     io::ByteReader reader(bytes);
@@ -72,6 +97,14 @@ class Tokenizer {
                                                std::to_string(length) + " bytes, the file has " +
                                                std::to_string(reader.remaining()) + " left");
       }
+      // run.c sizes its merge buffer from max_token_length: a longer piece breaks the header's
+      // promise (and would overflow run.c), so the file is malformed.
+      if (static_cast<std::size_t>(length) > t.max_token_length_) {
+        return make_error(errc::bad_format, "tokenizer: token " + std::to_string(index) +
+                                                " has length " + std::to_string(length) +
+                                                ", more than the file's max_token_length " +
+                                                std::to_string(max_length));
+      }
       t.scores_.push_back(score);
       t.pieces_.emplace_back(reinterpret_cast<const char*>(piece.data()), piece.size());
     }
@@ -80,6 +113,22 @@ class Tokenizer {
     return t;
   }
 
+  // The same, checking that the vocabulary has exactly `vocab_size` tokens (the model's).
+  static Result<Tokenizer> parse(std::span<const std::byte> bytes, std::size_t vocab_size) {
+    auto parsed = parse(bytes);
+    if (!parsed) return parsed;
+    if (parsed->vocab_size() != vocab_size) {
+      Error error = make_error(errc::shape_mismatch,
+                               "tokenizer has " + std::to_string(parsed->vocab_size()) +
+                                   " tokens, the model's vocabulary has " + std::to_string(vocab_size));
+      error.expected = std::to_string(vocab_size);
+      error.found = std::to_string(parsed->vocab_size());
+      return error;
+    }
+    return parsed;
+  }
+
+  // Loads a file; errors name it ("tok.bin: tokenizer: token 7 needs 12 bytes, ...").
   static Result<Tokenizer> load(const std::string& path) {
     auto file = io::MappedFile::open(path);
     if (!file) return std::move(file).error();
@@ -88,20 +137,12 @@ class Tokenizer {
     return parsed;
   }
 
-  // Loads and checks that the vocabulary has exactly `vocab_size` tokens (the model's).
   static Result<Tokenizer> load(const std::string& path, std::size_t vocab_size) {
-    auto loaded = load(path);
-    if (!loaded) return loaded;
-    if (loaded->vocab_size() != vocab_size) {
-      Error error = make_error(errc::shape_mismatch,
-                               "tokenizer has " + std::to_string(loaded->vocab_size()) +
-                                   " tokens, the model's vocabulary has " +
-                                   std::to_string(vocab_size));
-      error.expected = std::to_string(vocab_size);
-      error.found = std::to_string(loaded->vocab_size());
-      return std::move(error).with_path(path);
-    }
-    return loaded;
+    auto file = io::MappedFile::open(path);
+    if (!file) return std::move(file).error();
+    auto parsed = parse(file->bytes(), vocab_size);
+    if (!parsed) return std::move(parsed).error().with_path(path);
+    return parsed;
   }
 
   std::size_t vocab_size() const noexcept { return pieces_.size(); }
@@ -109,61 +150,86 @@ class Tokenizer {
   bool contains(std::int32_t token) const noexcept {
     return token >= 0 && static_cast<std::size_t>(token) < pieces_.size();
   }
-  // The stored piece (token must be valid).
+  // The stored piece and score of a token; `token` must satisfy contains().
   std::string_view piece(std::int32_t token) const noexcept { return pieces_[static_cast<std::size_t>(token)]; }
   float score(std::int32_t token) const noexcept { return scores_[static_cast<std::size_t>(token)]; }
 
-  // The id whose piece is exactly `text`, or -1.
+  // The id whose piece is exactly `text` (the lowest id if several are), or -1.
   std::int32_t find(std::string_view text) const noexcept {
     const auto it = std::lower_bound(sorted_.begin(), sorted_.end(), text,
                                      [this](std::int32_t id, std::string_view key) { return piece(id) < key; });
     return it != sorted_.end() && piece(*it) == text ? *it : -1;
   }
 
+  void set_mode(EncodeMode mode) noexcept { mode_ = mode; }
+  EncodeMode mode() const noexcept { return mode_; }
   // SentencePiece's remove_extra_whitespaces normalization (off by default, as in run.c).
   void set_remove_extra_whitespaces(bool on) noexcept { remove_extra_whitespaces_ = on; }
   bool removes_extra_whitespaces() const noexcept { return remove_extra_whitespaces_; }
 
-  // Appends the tokens of `text` to `tokens` (which is cleared first).
+  // The tokens of `text` into `tokens` (cleared first; its capacity is reused).
   Result<void> encode(std::string_view text, bool bos, bool eos, std::vector<std::int32_t>& tokens) const {
     tokens.clear();
-    std::string collapsed;
-    if (remove_extra_whitespaces_) {
-      collapsed = collapse_spaces(text);
-      text = collapsed;
+    if ((bos && !contains(bos_token)) || (eos && !contains(eos_token))) {
+      return make_error(errc::invalid_argument, "encode: a vocabulary of " + std::to_string(vocab_size()) +
+                                                    " tokens has no " + (bos && !contains(bos_token) ? "BOS (1)" : "EOS (2)"));
     }
-    if (bos) tokens.push_back(bos_token);
+    const bool sentencepiece = mode_ == EncodeMode::sentencepiece;
+    std::string normalized;
+    if (sentencepiece || remove_extra_whitespaces_) {
+      normalized = normalize(text);
+      text = normalized;
+    }
+    std::vector<symbol> symbols;
+    symbols.reserve(text.size() + 2);
+    // run.c merges with BOS in the sequence; SentencePiece adds it after encoding.
+    if (bos && !sentencepiece) symbols.push_back({bos_token, piece(bos_token)});
     if (!text.empty()) {
       const std::int32_t space = find(" ");
-      if (space < 0) {
-        return make_error(errc::invalid_argument, "encode: the vocabulary has no \" \" token for the dummy prefix");
+      if (space >= 0 && (!sentencepiece || is_normal(space))) {
+        symbols.push_back({space, piece(space)});
+      } else if (sentencepiece) {
+        symbols.push_back({-1, " "});
+      } else {
+        return make_error(errc::invalid_argument,
+                          "encode: the vocabulary has no \" \" token for the dummy prefix");
       }
-      tokens.push_back(space);
     }
     for (std::size_t start = 0; start < text.size();) {
-      // One code point: a byte that is not a continuation byte, then up to 3 continuation bytes.
+      // One code point as run.c cuts it: a byte, then at most 3 continuation bytes. (In
+      // SentencePiece mode the text is valid UTF-8 by now, so this is exactly one character.)
       std::size_t end = start + 1;
-      while (end < text.size() && end - start < 4 && (static_cast<unsigned char>(text[end]) & 0xC0u) == 0x80u) {
-        ++end;
-      }
+      while (end < text.size() && end - start < 4 && is_continuation(text[end])) ++end;
       const std::string_view code_point = text.substr(start, end - start);
-      if (const std::int32_t id = find(code_point); id >= 0) {
-        tokens.push_back(id);
+      start = end;
+      const std::int32_t id = find(code_point);
+      if (id >= 0 && (!sentencepiece || is_normal(id))) {
+        symbols.push_back({id, piece(id)});
+      } else if (sentencepiece) {
+        symbols.push_back({-1, code_point});  // may still merge; falls back to bytes afterwards
       } else {
         for (const char byte : code_point) {
-          const std::int32_t fallback = static_cast<std::int32_t>(static_cast<unsigned char>(byte)) + 3;
-          if (!contains(fallback)) {
-            return make_error(errc::invalid_argument,
-                              "encode: byte " + std::to_string(static_cast<unsigned char>(byte)) +
-                                  " has no byte-fallback token in a vocabulary of " +
-                                  std::to_string(vocab_size()));
-          }
-          tokens.push_back(fallback);
+          auto fallback = byte_token(static_cast<unsigned char>(byte));
+          if (!fallback) return std::move(fallback).error();
+          symbols.push_back({*fallback, piece(*fallback)});
         }
       }
-      start = end;
     }
-    merge(tokens);
+    merge(symbols, sentencepiece);
+    if (bos && sentencepiece) tokens.push_back(bos_token);
+    for (const symbol& s : symbols) {
+      if (s.id >= 0) {
+        tokens.push_back(s.id);
+        continue;
+      }
+      // SentencePiece escapes a space as U+2581 before encoding, so that is what falls back.
+      const std::string_view bytes = s.text == " " ? std::string_view("\xE2\x96\x81") : s.text;
+      for (const char byte : bytes) {
+        auto fallback = byte_token(static_cast<unsigned char>(byte));
+        if (!fallback) return std::move(fallback).error();
+        tokens.push_back(*fallback);
+      }
+    }
     if (eos) tokens.push_back(eos_token);
     return {};
   }
@@ -175,6 +241,7 @@ class Tokenizer {
   }
 
   // The text of `token` when it follows `previous`, as run.c decodes it. Errors on invalid ids.
+  // The view stays valid as long as the tokenizer.
   Result<std::string_view> decode(std::int32_t previous, std::int32_t token) const {
     if (!contains(token)) {
       return make_error(errc::out_of_range, "decode: token id " + std::to_string(token) +
@@ -182,13 +249,16 @@ class Tokenizer {
                                                 std::to_string(vocab_size()));
     }
     std::string_view text = piece(token);
+    // SentencePiece's decoder drops the space that starts the first piece of a text.
     if (previous == bos_token && !text.empty() && text.front() == ' ') text.remove_prefix(1);
-    if (const int byte = byte_value(text); byte >= 0) return std::string_view(&byte_chars_[static_cast<std::size_t>(byte)], 1);
+    if (const int byte = scanned_byte(text); byte >= 0) {
+      return std::string_view(&byte_chars_[static_cast<std::size_t>(byte)], 1);
+    }
     return text;
   }
 
-  // The whole text of a token sequence (each piece decoded after its predecessor; the first
-  // after BOS when `after_bos`).
+  // The text of a token sequence, each piece decoded after its predecessor (the first after BOS
+  // when `after_bos`, as generation does).
   Result<std::string> decode_all(std::span<const std::int32_t> tokens, bool after_bos = true) const {
     std::string text;
     std::int32_t previous = after_bos ? bos_token : -1;
@@ -201,49 +271,144 @@ class Tokenizer {
     return text;
   }
 
-  // run.c's safe_printf rule: a single byte that is neither printable nor whitespace is not
-  // printed (raw control bytes); anything longer is.
+  // run.c's safe_printf() rule: an empty piece, or a single byte that is neither printable ASCII
+  // nor whitespace (a raw control or non-ASCII byte), is not printed; anything longer is.
   static bool printable(std::string_view text) noexcept {
     if (text.empty()) return false;
     if (text.size() > 1) return true;
     const auto byte = static_cast<unsigned char>(text.front());
-    return (byte >= 0x20 && byte < 0x7F) || byte == ' ' || (byte >= '\t' && byte <= '\r');
+    return (byte >= 0x20 && byte < 0x7F) || (byte >= '\t' && byte <= '\r');
+  }
+  // What run.c's safe_printf(piece) writes: the piece, or nothing.
+  static std::string_view safe_piece(std::string_view text) noexcept {
+    return printable(text) ? text : std::string_view();
   }
 
  private:
+  struct symbol {
+    std::int32_t id;        // −1: a character without a token (SentencePiece mode only)
+    std::string_view text;  // the piece (run.c concatenates pieces to find merges)
+  };
+  struct merge_candidate {
+    float score;
+    std::int32_t id;  // −1: the pair is not a token
+  };
+
   Tokenizer() {
     for (std::size_t i = 0; i < byte_chars_.size(); ++i) byte_chars_[i] = static_cast<char>(i);
   }
 
-  // "<0xXX>" (one or two hex digits after "<0x", as run.c's sscanf accepts) → the byte, else −1.
-  static int byte_value(std::string_view text) noexcept {
-    if (text.size() < 4 || text.substr(0, 3) != "<0x") return -1;
-    int value = 0, digits = 0;
-    for (std::size_t i = 3; i < text.size() && digits < 2; ++i, ++digits) {
-      const char c = text[i];
-      int digit = -1;
-      if (c >= '0' && c <= '9') digit = c - '0';
-      if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
-      if (digit < 0) break;
-      value = value * 16 + digit;
-    }
-    return digits == 0 ? -1 : value;
+  static bool is_continuation(char byte) noexcept {
+    return (static_cast<unsigned char>(byte) & 0xC0u) == 0x80u;
   }
 
-  // Leading and trailing spaces dropped, each run of spaces inside made one space.
-  static std::string collapse_spaces(std::string_view text) {
+  Result<std::int32_t> byte_token(unsigned char byte) const {
+    const std::int32_t id = first_byte_token + byte;
+    if (!contains(id)) {
+      return make_error(errc::invalid_argument, "encode: byte " + std::to_string(byte) +
+                                                    " has no byte-fallback token in a vocabulary of " +
+                                                    std::to_string(vocab_size()));
+    }
+    return id;
+  }
+
+  // What run.c's sscanf(piece, "<0x%02hhX>", &byte) == 1 accepts, as glibc reads it: "<0x", then
+  // white space skipped, then a field of at most 2 characters: an optional sign, an optional 0x
+  // prefix, hex digits (the byte is the value modulo 256). −1 when it matches nothing.
+  static int scanned_byte(std::string_view text) noexcept {
+    if (!text.starts_with("<0x")) return -1;
+    std::size_t i = 3;
+    const auto is_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
+    while (i < text.size() && is_space(text[i])) ++i;
+    int width = 2;
+    bool negative = false;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
+      negative = text[i] == '-';
+      ++i;
+      --width;
+    }
+    unsigned value = 0;
+    int digits = 0;
+    if (width > 0 && i < text.size() && text[i] == '0') {
+      ++i;
+      --width;
+      ++digits;
+      if (width > 0 && i < text.size() && (text[i] == 'x' || text[i] == 'X')) {
+        ++i;
+        --width;
+      }
+    }
+    for (; width > 0 && i < text.size(); ++i, --width, ++digits) {
+      const char c = text[i];
+      unsigned digit = 16;
+      if (c >= '0' && c <= '9') digit = static_cast<unsigned>(c - '0');
+      if (c >= 'a' && c <= 'f') digit = static_cast<unsigned>(c - 'a' + 10);
+      if (c >= 'A' && c <= 'F') digit = static_cast<unsigned>(c - 'A' + 10);
+      if (digit == 16) break;
+      value = value * 16 + digit;
+    }
+    if (digits == 0) return -1;
+    return static_cast<int>((negative ? 0u - value : value) & 0xFFu);
+  }
+
+  // The length of the well-formed UTF-8 character at the start of `text` as SentencePiece
+  // decodes it (no overlong forms, no surrogates, nothing above U+10FFFF), or 0 if malformed.
+  static std::size_t valid_utf8_length(std::string_view text) noexcept {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+    const unsigned lead = byte(0);
+    if (lead < 0x80) return 1;
+    std::size_t length = 0;
+    char32_t code_point = 0, minimum = 0;
+    if ((lead & 0xE0u) == 0xC0u) {
+      length = 2, code_point = lead & 0x1Fu, minimum = 0x80;
+    } else if ((lead & 0xF0u) == 0xE0u) {
+      length = 3, code_point = lead & 0x0Fu, minimum = 0x800;
+    } else if ((lead & 0xF8u) == 0xF0u) {
+      length = 4, code_point = lead & 0x07u, minimum = 0x10000;
+    } else {
+      return 0;
+    }
+    if (text.size() < length) return 0;
+    for (std::size_t i = 1; i < length; ++i) {
+      if (!is_continuation(text[i])) return 0;
+      code_point = (code_point << 6) | (byte(i) & 0x3Fu);
+    }
+    const bool surrogate = code_point >= 0xD800 && code_point < 0xE000;
+    return code_point >= minimum && code_point <= 0x10FFFF && !surrogate ? length : 0;
+  }
+
+  // The text as SentencePiece's normalizer leaves it (written with spaces, as tokenizer.bin's
+  // pieces are): in SentencePiece mode malformed bytes become U+FFFD and a literal ▁ a space;
+  // with remove_extra_whitespaces, leading spaces and runs of spaces go (a literal ▁ is not a
+  // space for this step: it ends a run) and then every trailing space, ▁ included.
+  std::string normalize(std::string_view text) const {
+    const bool sentencepiece = mode_ == EncodeMode::sentencepiece;
     std::string result;
     result.reserve(text.size());
-    bool pending_space = false;
-    for (const char c : text) {
-      if (c == ' ') {
-        pending_space = !result.empty();
-        continue;
+    bool after_space = remove_extra_whitespaces_;  // drops the leading spaces
+    for (std::size_t i = 0; i < text.size();) {
+      std::size_t length = 1;
+      if (sentencepiece) {
+        length = valid_utf8_length(text.substr(i));
+        if (length == 0) {
+          result += "\xEF\xBF\xBD";  // U+FFFD for one malformed byte
+          after_space = false;
+          ++i;
+          continue;
+        }
       }
-      if (pending_space) result.push_back(' ');
-      pending_space = false;
-      result.push_back(c);
+      const std::string_view character = text.substr(i, length);
+      i += length;
+      if (character == " ") {
+        if (!(remove_extra_whitespaces_ && after_space)) result += ' ';
+        after_space = true;
+      } else {
+        result += sentencepiece && character == "\xE2\x96\x81" ? std::string_view(" ") : character;
+        after_space = false;
+      }
+    }
+    if (remove_extra_whitespaces_) {
+      while (!result.empty() && result.back() == ' ') result.pop_back();
     }
     return result;
   }
@@ -253,36 +418,69 @@ class Tokenizer {
     for (std::size_t i = 0; i < sorted_.size(); ++i) sorted_[i] = static_cast<std::int32_t>(i);
     std::stable_sort(sorted_.begin(), sorted_.end(),
                      [this](std::int32_t a, std::int32_t b) { return piece(a) < piece(b); });
+    // SentencePiece's control and byte pieces, which it never produces by merging: <unk>, BOS,
+    // EOS, and each <0xXX> at its place.
+    constexpr char hex[] = "0123456789ABCDEF";
+    for (std::size_t id = 0; id < special_.size() && id < pieces_.size(); ++id) {
+      if (id < static_cast<std::size_t>(first_byte_token)) {
+        special_[id] = true;
+        continue;
+      }
+      const std::size_t byte = id - static_cast<std::size_t>(first_byte_token);
+      const char name[] = {'<', '0', 'x', hex[byte >> 4], hex[byte & 15], '>'};
+      special_[id] = pieces_[id] == std::string_view(name, sizeof name);
+    }
   }
 
-  // Greedy BPE: merge the best-scoring adjacent pair until no pair is a token (BOS included, as
-  // in run.c, though no vocabulary has a token that starts with BOS's piece).
-  void merge(std::vector<std::int32_t>& tokens) const {
-    std::string pair;
-    while (true) {
+  bool is_normal(std::int32_t id) const noexcept {
+    return static_cast<std::size_t>(id) >= special_.size() || !special_[static_cast<std::size_t>(id)];
+  }
+
+  merge_candidate candidate(const symbol& left, const symbol& right, bool sentencepiece,
+                            std::string& buffer) const {
+    buffer.assign(left.text);
+    buffer.append(right.text);
+    const std::int32_t id = find(buffer);
+    if (id < 0 || (sentencepiece && !is_normal(id))) return {0.0f, -1};
+    return {score(id), id};
+  }
+
+  // Greedy BPE, as run.c does it: merge the adjacent pair with the best score (the leftmost of
+  // equal ones; nothing at or below −1e10, run.c's starting best) until no pair is a token. Each
+  // pair's candidate is kept and only the two next to a merge are looked up again, so a pass costs
+  // comparisons, not lookups.
+  void merge(std::vector<symbol>& symbols, bool sentencepiece) const {
+    if (symbols.size() < 2) return;
+    std::string buffer;
+    std::vector<merge_candidate> pairs(symbols.size() - 1);
+    for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
+      pairs[i] = candidate(symbols[i], symbols[i + 1], sentencepiece, buffer);
+    }
+    while (!pairs.empty()) {
       float best_score = -1e10f;
-      std::int32_t best_id = -1;
-      std::size_t best_index = 0;
-      for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
-        pair.assign(piece(tokens[i]));
-        pair.append(piece(tokens[i + 1]));
-        const std::int32_t id = find(pair);
-        if (id >= 0 && score(id) > best_score) {
-          best_score = score(id);
-          best_id = id;
-          best_index = i;
+      std::size_t best = pairs.size();
+      for (std::size_t i = 0; i < pairs.size(); ++i) {
+        if (pairs[i].id >= 0 && pairs[i].score > best_score) {
+          best_score = pairs[i].score;
+          best = i;
         }
       }
-      if (best_id < 0) return;
-      tokens[best_index] = best_id;
-      tokens.erase(tokens.begin() + static_cast<std::ptrdiff_t>(best_index) + 1);
+      if (best == pairs.size()) return;
+      const std::int32_t merged = pairs[best].id;
+      symbols[best] = {merged, piece(merged)};
+      symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
+      pairs.erase(pairs.begin() + static_cast<std::ptrdiff_t>(best));
+      if (best > 0) pairs[best - 1] = candidate(symbols[best - 1], symbols[best], sentencepiece, buffer);
+      if (best < pairs.size()) pairs[best] = candidate(symbols[best], symbols[best + 1], sentencepiece, buffer);
     }
   }
 
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   std::vector<std::int32_t> sorted_;
+  std::array<bool, 3 + 256> special_{};
   std::size_t max_token_length_ = 0;
+  EncodeMode mode_ = EncodeMode::run_c;
   bool remove_extra_whitespaces_ = false;
   std::array<char, 256> byte_chars_{};
 };
