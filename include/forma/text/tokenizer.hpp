@@ -46,6 +46,7 @@
 #include <utility>
 #include <vector>
 
+#include "forma/core/contract.hpp"
 #include "forma/core/error.hpp"
 #include "forma/io/mmap.hpp"
 
@@ -150,15 +151,21 @@ class Tokenizer {
   bool contains(std::int32_t token) const noexcept {
     return token >= 0 && static_cast<std::size_t>(token) < pieces_.size();
   }
-  // The stored piece and score of a token; `token` must satisfy contains().
-  std::string_view piece(std::int32_t token) const noexcept { return pieces_[static_cast<std::size_t>(token)]; }
-  float score(std::int32_t token) const noexcept { return scores_[static_cast<std::size_t>(token)]; }
+  // The stored piece and score of a token; an id outside the vocabulary throws forma::index_error.
+  std::string_view piece(std::int32_t token) const {
+    check_id(token);
+    return stored_piece(token);
+  }
+  float score(std::int32_t token) const {
+    check_id(token);
+    return scores_[static_cast<std::size_t>(token)];
+  }
 
   // The id whose piece is exactly `text` (the lowest id if several are), or -1.
   std::int32_t find(std::string_view text) const noexcept {
     const auto it = std::lower_bound(sorted_.begin(), sorted_.end(), text,
-                                     [this](std::int32_t id, std::string_view key) { return piece(id) < key; });
-    return it != sorted_.end() && piece(*it) == text ? *it : -1;
+                                     [this](std::int32_t id, std::string_view key) { return stored_piece(id) < key; });
+    return it != sorted_.end() && stored_piece(*it) == text ? *it : -1;
   }
 
   void set_mode(EncodeMode mode) noexcept { mode_ = mode; }
@@ -183,11 +190,11 @@ class Tokenizer {
     std::vector<symbol> symbols;
     symbols.reserve(text.size() + 2);
     // run.c merges with BOS in the sequence; SentencePiece adds it after encoding.
-    if (bos && !sentencepiece) symbols.push_back({bos_token, piece(bos_token)});
+    if (bos && !sentencepiece) symbols.push_back({bos_token, stored_piece(bos_token)});
     if (!text.empty()) {
       const std::int32_t space = find(" ");
       if (space >= 0 && (!sentencepiece || is_normal(space))) {
-        symbols.push_back({space, piece(space)});
+        symbols.push_back({space, stored_piece(space)});
       } else if (sentencepiece) {
         symbols.push_back({-1, " "});
       } else {
@@ -204,14 +211,14 @@ class Tokenizer {
       start = end;
       const std::int32_t id = find(code_point);
       if (id >= 0 && (!sentencepiece || is_normal(id))) {
-        symbols.push_back({id, piece(id)});
+        symbols.push_back({id, stored_piece(id)});
       } else if (sentencepiece) {
         symbols.push_back({-1, code_point});  // may still merge; falls back to bytes afterwards
       } else {
         for (const char byte : code_point) {
           auto fallback = byte_token(static_cast<unsigned char>(byte));
           if (!fallback) return std::move(fallback).error();
-          symbols.push_back({*fallback, piece(*fallback)});
+          symbols.push_back({*fallback, stored_piece(*fallback)});
         }
       }
     }
@@ -248,7 +255,7 @@ class Tokenizer {
                                                 " is out of range for a vocabulary of " +
                                                 std::to_string(vocab_size()));
     }
-    std::string_view text = piece(token);
+    std::string_view text = stored_piece(token);
     // SentencePiece's decoder drops the space that starts the first piece of a text.
     if (previous == bos_token && !text.empty() && text.front() == ' ') text.remove_prefix(1);
     if (const int byte = scanned_byte(text); byte >= 0) {
@@ -296,6 +303,14 @@ class Tokenizer {
 
   Tokenizer() {
     for (std::size_t i = 0; i < byte_chars_.size(); ++i) byte_chars_[i] = static_cast<char>(i);
+  }
+
+  std::string_view stored_piece(std::int32_t token) const noexcept { return pieces_[static_cast<std::size_t>(token)]; }
+  void check_id(std::int32_t token) const {
+    if (!contains(token)) {
+      contract::fail_index("Tokenizer: token id " + std::to_string(token) + " is out of range for a vocabulary of " +
+                           std::to_string(vocab_size()));
+    }
   }
 
   static bool is_continuation(char byte) noexcept {
@@ -417,7 +432,7 @@ class Tokenizer {
     sorted_.resize(pieces_.size());
     for (std::size_t i = 0; i < sorted_.size(); ++i) sorted_[i] = static_cast<std::int32_t>(i);
     std::stable_sort(sorted_.begin(), sorted_.end(),
-                     [this](std::int32_t a, std::int32_t b) { return piece(a) < piece(b); });
+                     [this](std::int32_t a, std::int32_t b) { return stored_piece(a) < stored_piece(b); });
     // SentencePiece's control and byte pieces, which it never produces by merging: <unk>, BOS,
     // EOS, and each <0xXX> at its place.
     constexpr char hex[] = "0123456789ABCDEF";
@@ -442,7 +457,7 @@ class Tokenizer {
     buffer.append(right.text);
     const std::int32_t id = find(buffer);
     if (id < 0 || (sentencepiece && !is_normal(id))) return {0.0f, -1};
-    return {score(id), id};
+    return {scores_[static_cast<std::size_t>(id)], id};
   }
 
   // Greedy BPE, as run.c does it: merge the adjacent pair with the best score (the leftmost of
@@ -467,7 +482,7 @@ class Tokenizer {
       }
       if (best == pairs.size()) return;
       const std::int32_t merged = pairs[best].id;
-      symbols[best] = {merged, piece(merged)};
+      symbols[best] = {merged, stored_piece(merged)};
       symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
       pairs.erase(pairs.begin() + static_cast<std::ptrdiff_t>(best));
       if (best > 0) pairs[best - 1] = candidate(symbols[best - 1], symbols[best], sentencepiece, buffer);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <forma/core/contract.hpp>
 #include <forma/text/tokenizer.hpp>
 
 #include "text_support.hpp"
@@ -238,6 +239,8 @@ TEST_CASE("byte pieces decode to raw bytes, and after BOS the leading space goes
   CHECK(bad.error().to_string() == "decode: token id 512 is out of range for a vocabulary of 512");
   CHECK_FALSE(t.decode(5, -1));
   CHECK_FALSE(t.decode_all(std::vector<std::int32_t>{5, 9999}));
+  CHECK_THROWS_AS((void)t.piece(512), forma::index_error);
+  CHECK_THROWS_WITH((void)t.score(-1), "Tokenizer: token id -1 is out of range for a vocabulary of 512");
 }
 
 TEST_CASE("a piece is a raw byte exactly when glibc's sscanf(\"<0x%02hhX>\") reads one") {
