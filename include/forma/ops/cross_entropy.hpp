@@ -23,18 +23,23 @@
 namespace forma {
 
 namespace detail {
+inline bool valid_target(std::int32_t target, std::size_t classes) noexcept {
+  return target >= 0 && static_cast<std::size_t>(target) < classes;
+}
+
+inline Error target_out_of_range(std::size_t row, std::int32_t target, std::size_t classes) {
+  Error error = make_error(errc::out_of_range, "cross_entropy: target " + std::to_string(target) +
+                                                   " of row " + std::to_string(row) +
+                                                   " is out of range for " +
+                                                   std::to_string(classes) + " classes");
+  error.expected = "[0, " + std::to_string(classes) + ")";
+  error.found = std::to_string(target);
+  return error;
+}
+
 inline Result<void> check_targets(std::span<const std::int32_t> targets, std::size_t classes) {
   for (std::size_t n = 0; n < targets.size(); ++n) {
-    const std::int32_t target = targets[n];
-    if (target < 0 || static_cast<std::size_t>(target) >= classes) {
-      Error error = make_error(errc::out_of_range,
-                               "cross_entropy: target " + std::to_string(target) + " of row " +
-                                   std::to_string(n) + " is out of range for " +
-                                   std::to_string(classes) + " classes");
-      error.expected = "[0, " + std::to_string(classes) + ")";
-      error.found = std::to_string(target);
-      return error;
-    }
+    if (!valid_target(targets[n], classes)) return target_out_of_range(n, targets[n], classes);
   }
   return {};
 }
@@ -107,9 +112,8 @@ template <vector L>
 Result<typename L::value_type> cross_entropy(const L& logits, std::int32_t target) {
   using T = typename L::value_type;
   FORMA_RULE_CROSS_ENTROPY(L, logits);
-  const std::int32_t targets[1] = {target};
-  if (auto valid = detail::check_targets(targets, logits.extent(0)); !valid) {
-    return std::move(valid).error();
+  if (!detail::valid_target(target, logits.extent(0))) {
+    return detail::target_out_of_range(0, target, logits.extent(0));
   }
   if constexpr (detail::cross_entropy_fits_v<L>) {
     return static_cast<T>(kernels::cpu::cross_entropy_row(logits.data(), logits.extent(0),
