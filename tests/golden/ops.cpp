@@ -18,7 +18,7 @@ using forma::Tensor;
 using forma::Vector;
 namespace nn = forma::nn;
 
-TEST_CASE("softmax matches torch.softmax; [1e4, -1e4, 0] is exact; causal and valid-length masks") {
+TEST_CASE("softmax matches torch.softmax, [1e4, -1e4, 0] is exact, causal and valid-length masks") {
   const auto x = golden::load<Matrix<float, 4, 7>>("softmax", "x");
   golden::check("softmax (4, 7)", forma::softmax(x), golden::load_dyn<2>("softmax", "y"), 1e-5);
 
@@ -41,7 +41,7 @@ TEST_CASE("softmax matches torch.softmax; [1e4, -1e4, 0] is exact; causal and va
   golden::check("softmax_valid (2, 6), 4 valid", valid, golden::load_dyn<2>("softmax", "valid_y"), 1e-5);
 }
 
-TEST_CASE("RMSNorm matches the Llama RMSNorm in torch; RMSNorm of zeros is zeros") {
+TEST_CASE("RMSNorm matches the Llama RMSNorm in torch, RMSNorm of zeros is zeros") {
   for (const std::string name : {"d72", "d64"}) {
     const std::string fixture = "rmsnorm/" + name;
     const auto x = golden::load_dyn<2>(fixture, "x");

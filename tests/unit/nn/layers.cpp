@@ -85,7 +85,7 @@ TEST_CASE_TEMPLATE("RMSNorm and LayerNorm layers apply their weights", V, Vector
   CHECK_THROWS_AS((nn::LayerNorm<dyn>(w, short_bias)), forma::shape_error);
 }
 
-TEST_CASE_TEMPLATE("Embedding looks tokens up; PositionEmbedding adds learned positions", M,
+TEST_CASE_TEMPLATE("Embedding looks tokens up, PositionEmbedding adds learned positions", M,
                    Matrix<float, 20, 72>, Matrix<float, dyn, dyn>) {
   M table = forma::testing::make<M>(20, 72);
   forma::testing::fill_uniform(table, 7);
@@ -114,7 +114,7 @@ TEST_CASE_TEMPLATE("Embedding looks tokens up; PositionEmbedding adds learned po
   }
 }
 
-TEST_CASE("SwiGLU and GeluMLP match their formulas; chunked rows give the same bits") {
+TEST_CASE("SwiGLU and GeluMLP match their formulas, chunked rows give the same bits") {
   const nn::TransformerShape s{72, 172, 1, 4, 4, 8};
   const auto w = forma::testing::random_weights(s, 9);
   const nn::SwiGLU<72, 172> swiglu(w.w1, w.w2, w.w3);

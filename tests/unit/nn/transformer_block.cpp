@@ -63,8 +63,8 @@ Matrix<float, dyn, dyn> run_prefill(const Block& block, const nn::TransformerSha
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("a block matches the float64 reference; prefill, chunked prefill and decode agree "
-                   "bit for bit; a dynamic config gives the same bits",
+TEST_CASE_TEMPLATE("a block matches the float64 reference, and prefill, chunked prefill, decode and "
+                   "a dynamic config all give the same bits",
                    Cfg, Config<llama_gqa>, Config<llama_mqa>, Config<llama_72>, Config<hf_half>,
                    Config<gpt2>, Config<gpt2_erf>, Config<llama_flash>, Config<gpt2_flash>) {
   constexpr TransformerConfig C = Cfg::value;

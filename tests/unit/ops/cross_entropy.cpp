@@ -44,7 +44,7 @@ TEST_CASE_TEMPLATE("cross_entropy is −log softmax at the target, per row and a
   CHECK(one == losses(3));
 }
 
-TEST_CASE("a target outside the classes is an Error; a wrong count is a shape_error") {
+TEST_CASE("a target outside the classes is an Error, a wrong count is a shape_error") {
   Matrix<float, 2, 5> logits;
   const std::vector<std::int32_t> bad{1, 5};
   const auto result = forma::cross_entropy(logits, bad);

@@ -46,7 +46,7 @@ TEST_CASE_TEMPLATE("rmsnorm matches the formula and run.c's arithmetic bit for b
   CHECK(forma::max_abs_diff(z, y) == 0.0);
 }
 
-TEST_CASE("rmsnorm of zeros is zeros; eps is configurable") {
+TEST_CASE("rmsnorm of zeros is zeros, eps is configurable") {
   Matrix<float, 2, 8> zeros;
   Vector<float, 8> w;
   forma::fill(w, 3.0f);

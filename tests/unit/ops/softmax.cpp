@@ -72,7 +72,7 @@ TEST_CASE_TEMPLATE("causal softmax keeps the first r + offset + 1 entries of row
   }
 }
 
-TEST_CASE("softmax_valid keeps a prefix; a valid length past the row is a shape_error") {
+TEST_CASE("softmax_valid keeps a prefix, a valid length past the row is a shape_error") {
   Matrix<float, 2, 5> x;
   forma::testing::fill_uniform(x, 3);
   Matrix<float, 2, 5> y;
