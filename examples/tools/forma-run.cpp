@@ -15,7 +15,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <iostream>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -124,15 +123,17 @@ int run(const Options& o, const forma::LlamaWeights<C>& weights) {
                                                      .top_k = o.top_k,
                                                      .seed = o.seed});
   if (o.mode == "chat") {
+    // run.c's stdin handling: 512-byte fgets lines, and at end of input the last line again.
     auto done = forma::text::chat(
         model, *tokenizer, sampler,
-        {.steps = steps, .user_prompt = o.prompt, .system_prompt = o.system_prompt},
+        {.steps = steps,
+         .user_prompt = o.prompt,
+         .system_prompt = o.system_prompt,
+         .at_end_of_input = forma::text::ChatEndOfInput::reuse_previous},
         [](std::string_view guide) -> std::optional<std::string> {
           std::fwrite(guide.data(), 1, guide.size(), stdout);
           std::fflush(stdout);
-          std::string line;
-          if (!std::getline(std::cin, line)) return std::nullopt;
-          return line;
+          return forma::text::read_line_like_run_c(stdin);
         },
         [](std::string_view text) {
           std::fwrite(text.data(), 1, text.size(), stdout);

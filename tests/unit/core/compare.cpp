@@ -25,7 +25,7 @@ TEST_CASE("tolerances follow NumPy's rule |a - b| <= abs + rel * |b|") {
   CHECK(where->find("at (1, 1)") == 0);
 }
 
-TEST_CASE("NaN only matches NaN; mixed layouts and dtypes compare by value") {
+TEST_CASE("NaN only matches NaN, mixed layouts and dtypes compare by value") {
   auto a = Matrix<double, dyn, dyn>(2, 2);
   auto b = a;
   a(0, 1) = std::numeric_limits<double>::quiet_NaN();

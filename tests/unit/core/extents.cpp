@@ -44,7 +44,7 @@ TEST_CASE("dynamic extents store only the dynamic axes") {
   static_assert(std::is_same_v<D, extents<dyn, dyn>>);
 }
 
-TEST_CASE("static converts to dynamic implicitly; dynamic to static only explicitly, checked") {
+TEST_CASE("static converts to dynamic implicitly, dynamic to static only explicitly, checked") {
   static_assert(std::is_convertible_v<extents<3, 4>, extents<dyn, dyn>>);
   static_assert(std::is_convertible_v<extents<3, 4>, extents<3, dyn>>);
   static_assert(!std::is_convertible_v<extents<dyn, dyn>, extents<3, 4>>);

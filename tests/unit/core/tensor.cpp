@@ -90,7 +90,7 @@ TEST_CASE("from_values takes nested braces whose shape the compiler checks") {
   CHECK(v[2] == 9);
 }
 
-TEST_CASE("static → dynamic converts implicitly; dynamic → static explicitly and checked") {
+TEST_CASE("static → dynamic converts implicitly, dynamic → static explicitly and checked") {
   const auto s = Matrix<float, 2, 3>::from_values({{1, 2, 3}, {4, 5, 6}});
   const Matrix<float, dyn, dyn> d = s;
   CHECK(d.extent(0) == 2);

@@ -39,7 +39,7 @@ TEST_CASE("add_bias over rank 3 and its run-time check") {
                        forma::shape_error);
 }
 
-TEST_CASE("copy materializes a transposed view; fill and zero write every element") {
+TEST_CASE("copy materializes a transposed view, fill and zero write every element") {
   const auto a = Matrix<float, 2, 3>::from_values({{1, 2, 3}, {4, 5, 6}});
   Matrix<float, 3, 2> t;
   forma::copy(forma::transpose(a), t);

@@ -36,7 +36,7 @@ TEST_CASE_TEMPLATE("row reductions on static and dynamic matrices", M, Matrix<fl
   CHECK(am(2) == 3);
 }
 
-TEST_CASE("a vector reduces to a scalar; rank 3 reduces to a matrix") {
+TEST_CASE("a vector reduces to a scalar, rank 3 reduces to a matrix") {
   const auto v = Vector<float, 5>::from_values({3, 9, 9, -1, 2});
   static_assert(std::is_same_v<decltype(forma::sum(v)), float>);
   CHECK(forma::sum(v) == 22.0f);

@@ -1,0 +1,8 @@
+// forma/io.hpp — file formats: .npy, safetensors, llama2.c checkpoints (and mmap, JSON).
+#pragma once
+
+#include "forma/io/json.hpp"
+#include "forma/io/llama2c.hpp"
+#include "forma/io/mmap.hpp"
+#include "forma/io/npy.hpp"
+#include "forma/io/safetensors.hpp"
