@@ -1,6 +1,7 @@
 // forma/io.hpp — file formats: .npy, safetensors, llama2.c checkpoints (and mmap, JSON).
 #pragma once
 
+#include "forma/io/common.hpp"
 #include "forma/io/json.hpp"
 #include "forma/io/llama2c.hpp"
 #include "forma/io/mmap.hpp"

@@ -34,6 +34,7 @@
 #include "forma/core/extents.hpp"
 #include "forma/core/tensor.hpp"
 #include "forma/core/tensor_view.hpp"
+#include "forma/io/common.hpp"
 #include "forma/io/mmap.hpp"
 
 namespace forma::io {
@@ -391,49 +392,6 @@ inline Result<NpyArray> read_npy(const std::string& path) {
 
 namespace npy_detail {
 
-template <class Target, class Source>
-void convert_into(const std::byte* from, Target* to, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) {
-    Source value;
-    std::memcpy(&value, from + i * sizeof(Source), sizeof(Source));
-    to[i] = convert_element<Target>(value);
-  }
-}
-
-template <class Target>
-bool convert_any(const NpyArray& array, Target* to) {
-  const std::byte* from = array.data.data();
-  const std::size_t n = array.size();
-  switch (array.type) {
-    case dtype::f64: convert_into<Target, double>(from, to, n); return true;
-    case dtype::f32: convert_into<Target, float>(from, to, n); return true;
-    case dtype::f16: convert_into<Target, f16>(from, to, n); return true;
-    case dtype::i8: convert_into<Target, std::int8_t>(from, to, n); return true;
-    case dtype::i16: convert_into<Target, std::int16_t>(from, to, n); return true;
-    case dtype::i32: convert_into<Target, std::int32_t>(from, to, n); return true;
-    case dtype::i64: convert_into<Target, std::int64_t>(from, to, n); return true;
-    case dtype::u8: convert_into<Target, std::uint8_t>(from, to, n); return true;
-    case dtype::u16: convert_into<Target, std::uint16_t>(from, to, n); return true;
-    case dtype::u32: convert_into<Target, std::uint32_t>(from, to, n); return true;
-    case dtype::u64: convert_into<Target, std::uint64_t>(from, to, n); return true;
-    case dtype::boolean: convert_into<Target, bool>(from, to, n); return true;
-    case dtype::bf16: return false;
-  }
-  return false;
-}
-
-// The static shape of a tensor type as text, "?" for dynamic extents: "(3, ?)".
-template <class E>
-std::string static_shape_text() {
-  std::string text = "(";
-  for (std::size_t axis = 0; axis < E::rank(); ++axis) {
-    if (axis > 0) text += ", ";
-    text += E::static_extent(axis) == dyn ? std::string("?") : std::to_string(E::static_extent(axis));
-  }
-  if (E::rank() == 1) text += ",";
-  return text + ")";
-}
-
 }  // namespace npy_detail
 
 // Converts a read array into TensorType (an owning forma::Tensor), checking dtype and shape.
@@ -443,14 +401,14 @@ Result<TensorType> to_tensor(const NpyArray& array, NpyLoadOptions options = {})
   using E = typename TensorType::extents_type;
   static_assert(owns_elements<TensorType>, "to_tensor/load_npy: the target must be an owning forma::Tensor");
   if (array.shape.size() != E::rank()) {
-    return mismatch(errc::shape_mismatch, "shape", npy_detail::static_shape_text<E>(),
+    return mismatch(errc::shape_mismatch, "shape", static_shape_text<E>(shape_style::python),
                     npy_detail::shape_text(array.shape), "file has");
   }
   std::array<std::size_t, E::rank()> extents_value{};
   for (std::size_t axis = 0; axis < E::rank(); ++axis) {
     const std::size_t want = E::static_extent(axis);
     if (want != dyn && want != array.shape[axis]) {
-      return mismatch(errc::shape_mismatch, "shape", npy_detail::static_shape_text<E>(),
+      return mismatch(errc::shape_mismatch, "shape", static_shape_text<E>(shape_style::python),
                       npy_detail::shape_text(array.shape), "file has");
     }
     extents_value[axis] = array.shape[axis];
@@ -474,7 +432,7 @@ Result<TensorType> to_tensor(const NpyArray& array, NpyLoadOptions options = {})
   }();
   if (same_type) {
     if (array.size() > 0) std::memcpy(result.data(), array.data.data(), array.data.size());
-  } else if (!npy_detail::convert_any(array, result.data())) {
+  } else if (!convert_elements(array.type, std::span<const std::byte>(array.data), result.data(), result.size())) {
     return make_error(errc::unsupported, "cannot convert " + std::string(name_of(array.type)) + " to " +
                                              std::string(name_of(dtype_of<T>)));
   }
@@ -530,12 +488,7 @@ template <host_tensor X>
 Result<void> save_npy(const std::string& path, const X& x) {
   auto bytes = encode_npy(x);
   if (!bytes) return std::move(bytes).error().with_path(path);
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return make_error(errc::io, std::string("cannot create: ") + std::strerror(errno)).with_path(path);
-  const bool written = std::fwrite(bytes->data(), 1, bytes->size(), file) == bytes->size();
-  const bool closed = std::fclose(file) == 0;
-  if (!written || !closed) return make_error(errc::io, "cannot write the file").with_path(path);
-  return {};
+  return write_file(path, *bytes);
 }
 
 }  // namespace forma::io

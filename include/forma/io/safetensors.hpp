@@ -35,6 +35,7 @@
 #include "forma/core/extents.hpp"
 #include "forma/core/tensor.hpp"
 #include "forma/core/tensor_view.hpp"
+#include "forma/io/common.hpp"
 #include "forma/io/json.hpp"
 #include "forma/io/mmap.hpp"
 
@@ -152,24 +153,14 @@ inline Result<SafetensorsEntry> parse_entry(const std::string& name, const json:
 }
 
 template <class E>
-std::string static_shape_text() {
-  std::string text = "[";
-  for (std::size_t axis = 0; axis < E::rank(); ++axis) {
-    if (axis > 0) text += ", ";
-    text += E::static_extent(axis) == dyn ? std::string("?") : std::to_string(E::static_extent(axis));
-  }
-  return text + "]";
-}
-
-template <class E>
 Result<E> match_shape(const SafetensorsEntry& e) {
   if (e.shape.size() != E::rank()) {
-    return mismatch(errc::shape_mismatch, "shape", static_shape_text<E>(), shape_text(e.shape), "file has");
+    return mismatch(errc::shape_mismatch, "shape", static_shape_text<E>(shape_style::json), shape_text(e.shape), "file has");
   }
   std::array<std::size_t, E::rank()> values{};
   for (std::size_t axis = 0; axis < E::rank(); ++axis) {
     if (E::static_extent(axis) != dyn && E::static_extent(axis) != e.shape[axis]) {
-      return mismatch(errc::shape_mismatch, "shape", static_shape_text<E>(), shape_text(e.shape), "file has");
+      return mismatch(errc::shape_mismatch, "shape", static_shape_text<E>(shape_style::json), shape_text(e.shape), "file has");
     }
     values[axis] = e.shape[axis];
   }
@@ -274,7 +265,7 @@ class Safetensors {
       if (!data.empty()) std::memcpy(result.data(), data.data(), data.size());
       return result;
     }
-    if (!convert_into(e.type, data, result.data(), result.size())) {
+    if (!convert_elements(e.type, data, result.data(), result.size())) {
       return named(make_error(errc::unsupported, "cannot convert " + std::string(name_of(e.type)) + " to " +
                                                      std::string(name_of(dtype_of<T>))),
                    e.name);
@@ -299,34 +290,6 @@ class Safetensors {
     return named(mismatch(errc::dtype_mismatch, "dtype", std::string(safetensors_detail::dtype_text(dtype_of<T>)),
                           std::string(safetensors_detail::dtype_text(e.type)), "file has"),
                  e.name);
-  }
-
-  template <class Target>
-  static bool convert_into(dtype from, std::span<const std::byte> data, Target* to, std::size_t count) {
-    const auto each = [&]<class Source>() {
-      for (std::size_t i = 0; i < count; ++i) {
-        Source value;
-        std::memcpy(&value, data.data() + i * sizeof(Source), sizeof(Source));
-        to[i] = convert_element<Target>(value);
-      }
-      return true;
-    };
-    switch (from) {
-      case dtype::f64: return each.template operator()<double>();
-      case dtype::f32: return each.template operator()<float>();
-      case dtype::f16: return each.template operator()<f16>();
-      case dtype::bf16: return each.template operator()<bf16>();
-      case dtype::i8: return each.template operator()<std::int8_t>();
-      case dtype::i16: return each.template operator()<std::int16_t>();
-      case dtype::i32: return each.template operator()<std::int32_t>();
-      case dtype::i64: return each.template operator()<std::int64_t>();
-      case dtype::u8: return each.template operator()<std::uint8_t>();
-      case dtype::u16: return each.template operator()<std::uint16_t>();
-      case dtype::u32: return each.template operator()<std::uint32_t>();
-      case dtype::u64: return each.template operator()<std::uint64_t>();
-      case dtype::boolean: return each.template operator()<bool>();
-    }
-    return false;
   }
 
   Result<void> validate() {
@@ -482,12 +445,7 @@ inline Result<void> save_safetensors(const std::string& path, const std::vector<
                                      const std::vector<std::pair<std::string, std::string>>& metadata = {}) {
   auto bytes = encode_safetensors(tensors, metadata);
   if (!bytes) return std::move(bytes).error().with_path(path);
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return make_error(errc::io, std::string("cannot create: ") + std::strerror(errno)).with_path(path);
-  const bool written = std::fwrite(bytes->data(), 1, bytes->size(), file) == bytes->size();
-  const bool closed = std::fclose(file) == 0;
-  if (!written || !closed) return make_error(errc::io, "cannot write the file").with_path(path);
-  return {};
+  return write_file(path, *bytes);
 }
 
 }  // namespace forma::io
