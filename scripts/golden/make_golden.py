@@ -13,16 +13,25 @@ functions wherever PyTorch has one:
   rope           Meta's apply_rotary_emb (torch.polar + complex multiplication) for interleaved
                  pairs; Hugging Face's rotate_half for split halves
   embedding      torch.nn.Embedding
+  residual       torch.add (stream + branch)
   cross_entropy  F.cross_entropy (reduction 'mean' and 'none')
+  linear         torch.nn.Linear (with and without bias, T = 1 and T > 1)
+  feed_forward   nn.Linear layers: w2(F.silu(w1 x) * w3 x) (SwiGLU); proj(F.gelu(fc x)) with
+                 approximate='tanh' and 'none' (GELU MLPs)
   attention      F._scaled_dot_product_attention with a boolean causal mask (PyTorch 1.13's name
                  for what 2.x exports as F.scaled_dot_product_attention), keys and values
                  repeated per query head for GQA / MQA as Meta's repeat_kv does
+  attention_layer  the Llama attention layer alone (nn.Linear wq/wk/wv/wo, RoPE, the attention
+                 above, as in the llama blocks); torch.nn.MultiheadAttention (biases, causal
+                 mask) for GPT-2's
   llama blocks   Meta's llama TransformerBlock structure in torch: RMSNorm, nn.Linear (no bias),
                  RoPE (either layout), repeat_kv, the attention above, F.silu(w1 x) * w3 x -> w2
   gpt2 blocks    nn.Embedding (tokens and learned positions), nn.LayerNorm,
                  nn.MultiheadAttention (bias, causal mask), nn.Linear + F.gelu(approximate='tanh')
 
-Everything runs in float32 on one CPU thread from fixed seeds, so a re-run reproduces the files.
+Everything runs in float32 on one CPU thread from fixed seeds (one per generator function or per
+block case), so a re-run reproduces the files bit for bit: `git status tests/data/golden` shows
+nothing afterwards.
 
 Re-run (only when a case is added or changed; CI reads the committed files and needs no PyTorch):
     /usr/bin/python3 scripts/golden/make_golden.py
@@ -159,6 +168,13 @@ def make_embedding():
     save("embedding", table=table.weight, ids=ids, y=table(ids))
 
 
+def make_residual():
+    torch.manual_seed(10)
+    stream = uniform(5, 72, low=-4, high=4)
+    branch = uniform(5, 72, low=-1, high=1)
+    save("residual", stream=stream, branch=branch, y=torch.add(stream, branch))
+
+
 def make_cross_entropy():
     torch.manual_seed(6)
     logits = uniform(6, 50, low=-10, high=10)
@@ -167,6 +183,41 @@ def make_cross_entropy():
     save("cross_entropy", logits=logits, targets=targets,
          mean=F.cross_entropy(logits, targets).reshape(1),
          losses=F.cross_entropy(logits, targets, reduction="none"))
+
+
+def make_linear():
+    for name, seed, rows, inputs, outputs, bias in (
+            ("d72_172_bias", 11, 5, 72, 172, True),
+            ("d72_172_bias_t1", 12, 1, 72, 172, True),
+            ("d172_72", 13, 3, 172, 72, False)):
+        torch.manual_seed(seed)
+        layer = torch.nn.Linear(inputs, outputs, bias=bias)
+        x = uniform(rows, inputs)
+        with torch.no_grad():
+            y = layer(x)
+        extra = {"bias": layer.bias} if bias else {}
+        save(f"linear/{name}", x=x, weight=layer.weight, y=y, **extra)
+
+
+def make_feed_forward():
+    dim, hidden, rows = 72, 172, 5
+    torch.manual_seed(14)
+    w1 = torch.nn.Linear(dim, hidden, bias=False)
+    w2 = torch.nn.Linear(hidden, dim, bias=False)
+    w3 = torch.nn.Linear(dim, hidden, bias=False)
+    x = uniform(rows, dim)
+    with torch.no_grad():
+        y = w2(F.silu(w1(x)) * w3(x))
+    save("feed_forward/swiglu", x=x, w1=w1.weight, w2=w2.weight, w3=w3.weight, y=y)
+    for seed, approximate in ((15, "tanh"), (16, "none")):
+        torch.manual_seed(seed)
+        fc = torch.nn.Linear(dim, hidden)
+        proj = torch.nn.Linear(hidden, dim)
+        x = uniform(rows, dim)
+        with torch.no_grad():
+            y = proj(F.gelu(fc(x), approximate=approximate))
+        save(f"feed_forward/gelu_{'erf' if approximate == 'none' else 'tanh'}", x=x,
+             fc=fc.weight, fc_bias=fc.bias, proj=proj.weight, proj_bias=proj.bias, y=y)
 
 
 def repeat_kv(x, group):
@@ -201,7 +252,48 @@ def make_attention():
                  out=causal_attention(q, keys, values, length - T))
 
 
-# ---- blocks -----------------------------------------------------------------------------------
+# ---- layers and blocks ------------------------------------------------------------------------
+
+def llama_attention(h, wq, wk, wv, wo, heads, kv_heads, theta, layout):
+    # Meta's llama Attention.forward for one sequence at positions 0 .. T-1, h (T, D).
+    T, head_dim = h.shape[0], wq.out_features // heads
+    positions = torch.arange(T)
+    rope = rope_interleaved if layout == "interleaved" else rope_half
+    q = rope(wq(h).view(T, heads, head_dim), positions, theta)
+    k = rope(wk(h).view(T, kv_heads, head_dim), positions, theta)
+    v = wv(h).view(T, kv_heads, head_dim)
+    return wo(causal_attention(q, k, v, 0).reshape(T, -1))
+
+
+def make_attention_layers():
+    torch.manual_seed(17)
+    dim, heads, kv_heads, T = 72, 4, 2, 9
+    head_dim = dim // heads
+    wq = torch.nn.Linear(dim, heads * head_dim, bias=False)
+    wk = torch.nn.Linear(dim, kv_heads * head_dim, bias=False)
+    wv = torch.nn.Linear(dim, kv_heads * head_dim, bias=False)
+    wo = torch.nn.Linear(heads * head_dim, dim, bias=False)
+    x = uniform(T, dim)
+    with torch.no_grad():
+        y = llama_attention(x, wq, wk, wv, wo, heads, kv_heads, 10000.0, "interleaved")
+    save("attention_layer/llama_d72_4_2", x=x, wq=wq.weight, wk=wk.weight, wv=wv.weight,
+         wo=wo.weight, y=y)
+
+    torch.manual_seed(18)
+    dim, heads, T = 72, 8, 11
+    attn = torch.nn.MultiheadAttention(dim, heads, bias=True, batch_first=True)
+    with torch.no_grad():
+        attn.in_proj_bias.uniform_(-0.1, 0.1)
+        attn.out_proj.bias.uniform_(-0.1, 0.1)
+    x = uniform(T, dim)
+    future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)  # True: masked out
+    with torch.no_grad():
+        y = attn(x[None], x[None], x[None], attn_mask=future, need_weights=False)[0][0]
+    wq, wk, wv = attn.in_proj_weight.chunk(3)
+    bq, bk, bv = attn.in_proj_bias.chunk(3)
+    save("attention_layer/mha_d72_h8_bias", x=x, wq=wq, wk=wk, wv=wv, wo=attn.out_proj.weight,
+         bq=bq, bk=bk, bv=bv, bo=attn.out_proj.bias, y=y)
+
 
 class LlamaBlock(torch.nn.Module):
     """Meta's llama TransformerBlock (model.py) for one sequence, without a KV cache."""
@@ -221,26 +313,21 @@ class LlamaBlock(torch.nn.Module):
         self.w3 = torch.nn.Linear(dim, hidden, bias=False)
 
     def forward(self, x):
-        T = x.shape[0]
-        positions = torch.arange(T)
-        rope = rope_interleaved if self.layout == "interleaved" else rope_half
         h = llama_rmsnorm(x, self.attention_norm, self.eps)
-        q = rope(self.wq(h).view(T, self.heads, self.head_dim), positions, self.theta)
-        k = rope(self.wk(h).view(T, self.kv_heads, self.head_dim), positions, self.theta)
-        v = self.wv(h).view(T, self.kv_heads, self.head_dim)
-        x = x + self.wo(causal_attention(q, k, v, 0).reshape(T, -1))
+        x = x + llama_attention(h, self.wq, self.wk, self.wv, self.wo, self.heads, self.kv_heads,
+                                self.theta, self.layout)
         h = llama_rmsnorm(x, self.ffn_norm, self.eps)
         return x + self.w2(F.silu(self.w1(h)) * self.w3(h))
 
 
 def make_llama_blocks():
-    for name, dim, hidden, heads, kv_heads, T, theta, layout in (
-            ("gqa_8_4", 64, 172, 8, 4, 12, 10000.0, "interleaved"),
-            ("mqa_8_1", 64, 172, 8, 1, 12, 10000.0, "interleaved"),
-            ("mha_8_8_t1", 64, 172, 8, 8, 1, 10000.0, "interleaved"),
-            ("d72_4_2", 72, 172, 4, 2, 9, 10000.0, "interleaved"),
-            ("half_theta500k", 64, 96, 4, 2, 10, 500000.0, "half")):
-        torch.manual_seed(100 + len(name))
+    for name, seed, dim, hidden, heads, kv_heads, T, theta, layout in (
+            ("gqa_8_4", 101, 64, 172, 8, 4, 12, 10000.0, "interleaved"),
+            ("mqa_8_1", 102, 64, 172, 8, 1, 12, 10000.0, "interleaved"),
+            ("mha_8_8_t1", 103, 64, 172, 8, 8, 1, 10000.0, "interleaved"),
+            ("d72_4_2", 104, 72, 172, 4, 2, 9, 10000.0, "interleaved"),
+            ("half_theta500k", 105, 64, 96, 4, 2, 10, 500000.0, "half")):
+        torch.manual_seed(seed)
         block = LlamaBlock(dim, hidden, heads, kv_heads, theta, layout)
         x = uniform(T, dim)
         with torch.no_grad():
@@ -308,8 +395,12 @@ def main():
     make_activations()
     make_rope()
     make_embedding()
+    make_residual()
     make_cross_entropy()
+    make_linear()
+    make_feed_forward()
     make_attention()
+    make_attention_layers()
     make_llama_blocks()
     make_gpt2_blocks()
     total = sum(p.stat().st_size for p in OUT.rglob("*.npy"))
