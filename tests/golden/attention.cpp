@@ -1,5 +1,6 @@
 // Golden tests: causal attention (MHA 8/8, GQA 8/4, MQA 8/1; decode T = 1, prefill, prefill at an
-// offset, full capacity), plain and flash, against PyTorch's scaled dot-product attention.
+// offset, full capacity), plain and flash (block sizes 1, 4, 16), against PyTorch's scaled
+// dot-product attention, and flash against plain.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -19,6 +20,7 @@ namespace {
 template <std::size_t H, std::size_t KVH, std::size_t Dh, bool Static>
 struct Heads {
   static constexpr std::size_t heads = H, kv_heads = KVH, head_dim = Dh, capacity = 16;
+  static constexpr const char* extents_kind = Static ? "static" : "dynamic";
   using q_extents = std::conditional_t<Static, extents<dyn, H, Dh>, forma::dextents<3>>;
   using kv_extents = std::conditional_t<Static, extents<16, KVH, Dh>, forma::dextents<3>>;
   using scores_extents = std::conditional_t<Static, extents<H, 16>, forma::dextents<2>>;
@@ -42,6 +44,9 @@ TEST_CASE_TEMPLATE("attention and flash attention match PyTorch", S, Heads<8, 8,
     const auto values_file = golden::load_dyn<3>(fixture, "values");
     const auto expected = golden::load_dyn<3>(fixture, "out");
     const std::size_t T = q_file.extent(0), length = keys_file.extent(0);
+    const std::string detail = "H " + std::to_string(S::heads) + ", KVH " + std::to_string(S::kv_heads) +
+                               ", " + name + " (T " + std::to_string(T) + ", length " +
+                               std::to_string(length) + " of 16), " + S::extents_kind;
     using Q = Tensor<float, typename S::q_extents>;
     using KV = Tensor<float, typename S::kv_extents>;
     Q q(make<typename S::q_extents>(T, S::heads, S::head_dim));
@@ -58,15 +63,18 @@ TEST_CASE_TEMPLATE("attention and flash attention match PyTorch", S, Heads<8, 8,
     Q plain(make<typename S::q_extents>(T, S::heads, S::head_dim));
     Tensor<float, typename S::scores_extents> scores(make<typename S::scores_extents>(S::heads, S::capacity));
     forma::attention(q, keys, values, length, scores, plain);
-    golden::check(fixture + " plain", plain, expected, 1e-5);
+    golden::check("attention", detail, plain, expected, 1e-5);
 
     Q flash(make<typename S::q_extents>(T, S::heads, S::head_dim));
     forma::FlashScratch<4> scratch4(S::head_dim);
     forma::flash_attention<4>(q, keys, values, length, scratch4, flash);
-    golden::check(fixture + " flash<4>", flash, expected, 1e-5);
+    golden::check("flash_attention<4>", detail, flash, expected, 1e-5);
+    golden::check("flash_attention<4> vs plain", detail, flash, plain, 1e-5);
     forma::flash_attention<1>(q, keys, values, length, flash);
-    golden::check(fixture + " flash<1>", flash, expected, 1e-5);
+    golden::check("flash_attention<1>", detail, flash, expected, 1e-5);
+    golden::check("flash_attention<1> vs plain", detail, flash, plain, 1e-5);
     forma::flash_attention<16>(q, keys, values, length, flash);
-    golden::check(fixture + " flash<16>", flash, expected, 1e-5);
+    golden::check("flash_attention<16>", detail, flash, expected, 1e-5);
+    golden::check("flash_attention<16> vs plain", detail, flash, plain, 1e-5);
   }
 }

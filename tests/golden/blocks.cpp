@@ -28,6 +28,13 @@ constexpr nn::TransformerConfig dynamic_of(nn::TransformerConfig c) {
   return c;
 }
 
+// "H 8 / KVH 4, D 64, hidden 172, max_seq 12": the block's shape, for the report.
+std::string describe(const nn::TransformerShape& s) {
+  return "H " + std::to_string(s.heads) + " / KVH " + std::to_string(s.kv_heads) + ", D " +
+         std::to_string(s.dim) + ", hidden " + std::to_string(s.hidden) + ", max_seq " +
+         std::to_string(s.max_seq);
+}
+
 // Runs `block` over x (T, D) at positions 0 .. T−1: as one prefill, and one position at a time.
 // Returns both results.
 template <nn::TransformerConfig C, class Block>
@@ -73,8 +80,9 @@ void check_llama(const std::string& variant) {
   const auto x = d2("x");
   const auto y = d2("y");
   const auto [prefill, decode] = run<C>(block, s, x);
-  golden::check(fixture + " " + variant + " prefill", prefill, y, 1e-4);
-  golden::check(fixture + " " + variant + " decode", decode, y, 1e-4);
+  const std::string detail = std::string(Case::name) + " (" + describe(s) + "), " + variant;
+  golden::check("Llama TransformerBlock", detail + ", prefill", prefill, y, 1e-4);
+  golden::check("Llama TransformerBlock", detail + ", decode", decode, y, 1e-4);
 }
 
 struct GQA {
@@ -130,7 +138,8 @@ void check_gpt2(const std::string& variant) {
   Mat x(ids.size(), s.dim);
   tokens.forward(ids, x).value();
   positions.forward(0, x).value();
-  golden::check(fixture + " " + variant + " embeddings", x, d2("x"), 1e-6);
+  const std::string detail = std::string(Case::name) + " (" + describe(s) + "), " + variant;
+  golden::check_exact("nn::Embedding + nn::PositionEmbedding", detail, x, d2("x"));
   // The block.
   using B = nn::TransformerBlock<C>;
   using A = typename B::attention_type;
@@ -148,8 +157,8 @@ void check_gpt2(const std::string& variant) {
                 typename B::feed_forward_type(fc, fc_bias, proj, proj_bias));
   const auto [prefill, decode] = run<C>(block, s, x);
   const auto y = d2("y");
-  golden::check(fixture + " " + variant + " prefill", prefill, y, 1e-4);
-  golden::check(fixture + " " + variant + " decode", decode, y, 1e-4);
+  golden::check("GPT-2 TransformerBlock", detail + ", prefill", prefill, y, 1e-4);
+  golden::check("GPT-2 TransformerBlock", detail + ", decode", decode, y, 1e-4);
 }
 
 }  // namespace
@@ -167,4 +176,5 @@ TEST_CASE_TEMPLATE("GPT-2 blocks match PyTorch (static and dynamic config, plain
   check_gpt2<Case, Case::config>("static");
   check_gpt2<Case, with_flash(Case::config, 4)>("static flash<4>");
   check_gpt2<Case, dynamic_of(Case::config)>("dynamic");
+  check_gpt2<Case, dynamic_of(with_flash(Case::config, 3))>("dynamic flash<3>");
 }
