@@ -17,6 +17,10 @@
 
 namespace forma::io {
 
+// The most axes a file's tensor may have (NumPy 2's limit). A hostile header cannot make a reader
+// hold millions of extents for one tensor.
+inline constexpr std::size_t max_rank = 64;
+
 // Converts `count` elements of dtype `from` stored (native byte order, possibly unaligned) in
 // `bytes` into `to`. False for a dtype with no conversion.
 template <element Target>

@@ -1,209 +1,171 @@
-// forma/io/json.hpp — a small strict JSON reader for file headers (safetensors).
+// forma/io/json.hpp — a strict pull reader for JSON file headers (safetensors).
 //
-// RFC 8259 values: objects, arrays, strings (escapes and \u surrogate pairs decoded to UTF-8, raw
-// bytes checked to be valid UTF-8), numbers (kept as text plus an exact unsigned integer when
-// they are one), true, false, null. Nesting deeper than `max_depth` is an error, so hostile input
-// cannot exhaust the stack. Duplicate keys are an error (their meaning would be ambiguous).
+// The caller asks for the value its schema expects next (an object, a key, a string, a number...),
+// so a header is validated while it is read: nothing builds a tree, nothing recurses on the input,
+// and what is allocated is what the caller keeps. A schema-free walk (the fuzz harness) nests at
+// most `max_depth` levels. RFC 8259, strictly: strings have their escapes and \u surrogate pairs
+// decoded to UTF-8 and their raw bytes checked to be valid UTF-8 (no overlongs, no surrogates,
+// ≤ U+10FFFF), no control characters; numbers as the grammar says (no leading zeros, no '+'), kept
+// as text plus an exact unsigned integer when they are one; no trailing commas. Every syntax error
+// says where: "invalid JSON at byte 9: unpaired surrogate in a \u escape".
+//
+//   json::Reader r(text);
+//   r.begin_object();                                   // '{'
+//   std::string key;
+//   while (*r.next_key(key)) { ... read the value ... } // false once '}' is consumed
+//   r.finish();                                         // only whitespace may follow
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
-#include <vector>
 
 #include "forma/core/error.hpp"
 
 namespace forma::io::json {
 
-struct Value;
-using Object = std::vector<std::pair<std::string, Value>>;
-using Array = std::vector<Value>;
-
-struct Value {
-  enum class Kind : unsigned char { null, boolean, number, string, array, object };
-  Kind kind = Kind::null;
-  bool boolean = false;
-  std::string text;                      // the string, or the number as written
-  std::optional<std::uint64_t> integer;  // a number that is a non-negative integer ≤ 2^64 − 1
-  std::shared_ptr<Array> array;
-  std::shared_ptr<Object> object;
-
-  bool is_object() const noexcept { return kind == Kind::object; }
-  bool is_array() const noexcept { return kind == Kind::array; }
-  bool is_string() const noexcept { return kind == Kind::string; }
-  // The member named `key` of an object, or nullptr.
-  const Value* find(std::string_view key) const noexcept {
-    if (!object) return nullptr;
-    for (const auto& [name, value] : *object) {
-      if (name == key) return &value;
-    }
-    return nullptr;
-  }
-};
-
 inline constexpr std::size_t max_depth = 64;
 
-namespace detail {
+enum class Kind : unsigned char { null, boolean, number, string, array, object, none };
 
-class Parser {
+struct Number {
+  std::string_view text;                 // as written, e.g. "-1.5e3"
+  std::optional<std::uint64_t> integer;  // a non-negative integer ≤ 2^64 − 1, exactly
+};
+
+class Reader {
  public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  explicit Reader(std::string_view text) noexcept : text_(text) {}
 
-  Result<Value> document() {
-    Value value;
-    if (auto ok = parse_value(value, 0); !ok) return std::move(ok).error();
+  std::size_t position() const noexcept { return pos_; }
+  // Where the last key read by next_key() ended (just after its closing quote).
+  std::size_t key_end() const noexcept { return key_end_; }
+  // "invalid JSON at byte <at>: <what>"
+  static Error error_at(std::size_t at, const std::string& what) {
+    return make_error(errc::bad_format, "invalid JSON at byte " + std::to_string(at) + ": " + what);
+  }
+
+  // The kind of the next value, from its first character (none: end of input or no value there).
+  Kind peek() noexcept {
     skip_space();
+    if (pos_ >= text_.size()) return Kind::none;
+    switch (text_[pos_]) {
+      case '{': return Kind::object;
+      case '[': return Kind::array;
+      case '"': return Kind::string;
+      case 't':
+      case 'f': return Kind::boolean;
+      case 'n': return Kind::null;
+      default: break;
+    }
+    return text_[pos_] == '-' || (text_[pos_] >= '0' && text_[pos_] <= '9') ? Kind::number : Kind::none;
+  }
+
+  // The kind of the next value, or the syntax error of its absence: a reader of a schema checks
+  // this before deciding the value is of the wrong kind.
+  Result<Kind> value_kind() {
+    const Kind kind = peek();
+    if (kind != Kind::none) return kind;
+    return fail(pos_ >= text_.size() ? "unexpected end of input" : "unexpected character");
+  }
+
+  Result<void> begin_object() { return open('{'); }
+  Result<void> begin_array() { return open('['); }
+
+  // Reads the next member's key and its ':' and returns true, or consumes the closing '}' and
+  // returns false.
+  Result<bool> next_key(std::string& key) {
+    auto more = next('}', "'}'");
+    if (!more || !*more) return more;
+    skip_space();
+    if (pos_ >= text_.size() || text_[pos_] != '"') return fail("expected a string key");
+    if (auto ok = read_string(key); !ok) return std::move(ok).error();
+    key_end_ = pos_;
+    skip_space();
+    if (pos_ >= text_.size() || text_[pos_] != ':') return fail("expected ':'");
+    ++pos_;
+    return true;
+  }
+  // True when another element follows (read it next), false once the closing ']' is consumed.
+  Result<bool> next_element() { return next(']', "']'"); }
+
+  Result<std::string> string() {
+    skip_space();
+    if (pos_ >= text_.size() || text_[pos_] != '"') return fail("expected a string");
+    std::string out;
+    if (auto ok = read_string(out); !ok) return std::move(ok).error();
+    return out;
+  }
+  Result<Number> number();
+  Result<bool> boolean() {
+    skip_space();
+    if (literal("true")) return true;
+    if (literal("false")) return false;
+    return fail("expected true or false");
+  }
+  Result<void> null() {
+    skip_space();
+    if (literal("null")) return {};
+    return fail("expected null");
+  }
+  // Only whitespace may remain, and every object and array must be closed.
+  Result<void> finish() {
+    skip_space();
+    if (depth_ != 0) return fail("unexpected end of input");
     if (pos_ != text_.size()) return fail("unexpected text after the JSON value");
-    return value;
+    return {};
   }
 
  private:
-  Error fail(const std::string& what) const {
-    return make_error(errc::bad_format, "invalid JSON at byte " + std::to_string(pos_) + ": " + what);
-  }
-  void skip_space() {
+  Error fail(const std::string& what) const { return error_at(pos_, what); }
+  void skip_space() noexcept {
     while (pos_ < text_.size() &&
            (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
       ++pos_;
     }
   }
-  bool literal(std::string_view word) {
+  bool literal(std::string_view word) noexcept {
     if (text_.substr(pos_, word.size()) != word) return false;
     pos_ += word.size();
     return true;
   }
 
-  Result<void> parse_value(Value& out, std::size_t depth) {
-    if (depth > max_depth) return fail("nested deeper than " + std::to_string(max_depth) + " levels");
+  // One bit per open container: set while it has had no member yet (so a ',' is not expected).
+  Result<void> open(char bracket) {
     skip_space();
-    if (pos_ >= text_.size()) return fail("unexpected end of input");
-    const char c = text_[pos_];
-    if (c == '{') return parse_object(out, depth);
-    if (c == '[') return parse_array(out, depth);
-    if (c == '"') {
-      out.kind = Value::Kind::string;
-      return parse_string(out.text);
+    if (pos_ >= text_.size() || text_[pos_] != bracket) {
+      return fail(bracket == '{' ? "expected '{'" : "expected '['");
     }
-    if (c == '-' || (c >= '0' && c <= '9')) return parse_number(out);
-    if (literal("true")) {
-      out.kind = Value::Kind::boolean;
-      out.boolean = true;
-      return {};
-    }
-    if (literal("false")) {
-      out.kind = Value::Kind::boolean;
-      return {};
-    }
-    if (literal("null")) {
-      out.kind = Value::Kind::null;
-      return {};
-    }
-    return fail("unexpected character");
-  }
-
-  Result<void> parse_object(Value& out, std::size_t depth) {
-    ++pos_;  // '{'
-    out.kind = Value::Kind::object;
-    out.object = std::make_shared<Object>();
-    skip_space();
-    if (pos_ < text_.size() && text_[pos_] == '}') {
-      ++pos_;
-      return {};
-    }
-    while (true) {
-      skip_space();
-      if (pos_ >= text_.size() || text_[pos_] != '"') return fail("expected a string key");
-      std::string key;
-      if (auto ok = parse_string(key); !ok) return ok;
-      for (const auto& member : *out.object) {
-        if (member.first == key) return fail("duplicate key \"" + key + "\"");
-      }
-      skip_space();
-      if (pos_ >= text_.size() || text_[pos_] != ':') return fail("expected ':'");
-      ++pos_;
-      Value value;
-      if (auto ok = parse_value(value, depth + 1); !ok) return ok;
-      out.object->emplace_back(std::move(key), std::move(value));
-      skip_space();
-      if (pos_ < text_.size() && text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < text_.size() && text_[pos_] == '}') {
-        ++pos_;
-        return {};
-      }
-      return fail("expected ',' or '}'");
-    }
-  }
-
-  Result<void> parse_array(Value& out, std::size_t depth) {
-    ++pos_;  // '['
-    out.kind = Value::Kind::array;
-    out.array = std::make_shared<Array>();
-    skip_space();
-    if (pos_ < text_.size() && text_[pos_] == ']') {
-      ++pos_;
-      return {};
-    }
-    while (true) {
-      Value value;
-      if (auto ok = parse_value(value, depth + 1); !ok) return ok;
-      out.array->push_back(std::move(value));
-      skip_space();
-      if (pos_ < text_.size() && text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (pos_ < text_.size() && text_[pos_] == ']') {
-        ++pos_;
-        return {};
-      }
-      return fail("expected ',' or ']'");
-    }
-  }
-
-  Result<void> parse_number(Value& out) {
-    const std::size_t start = pos_;
-    if (text_[pos_] == '-') ++pos_;
-    const auto digits = [&] {
-      const std::size_t from = pos_;
-      while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
-      return pos_ - from;
-    };
-    const std::size_t int_start = pos_;
-    if (digits() == 0) return fail("a number needs digits");
-    if (text_[int_start] == '0' && pos_ - int_start > 1) return fail("leading zeros are not allowed");
-    bool integral = true;
-    if (pos_ < text_.size() && text_[pos_] == '.') {
-      ++pos_;
-      integral = false;
-      if (digits() == 0) return fail("a fraction needs digits");
-    }
-    if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
-      ++pos_;
-      integral = false;
-      if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
-      if (digits() == 0) return fail("an exponent needs digits");
-    }
-    out.kind = Value::Kind::number;
-    out.text.assign(text_.substr(start, pos_ - start));
-    if (integral && text_[start] != '-') {
-      std::uint64_t value = 0;
-      bool overflow = false;
-      for (const char c : out.text) {
-        const auto digit = static_cast<std::uint64_t>(c - '0');
-        if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) overflow = true;
-        value = value * 10 + digit;
-      }
-      if (!overflow) out.integer = value;
-    }
+    if (depth_ == max_depth) return fail("nested deeper than " + std::to_string(max_depth) + " levels");
+    ++pos_;
+    empty_ |= std::uint64_t{1} << depth_;
+    ++depth_;
     return {};
+  }
+  Result<bool> next(char closing, const char* closing_text) {
+    skip_space();
+    if (depth_ == 0) return fail("no object or array is open");
+    const std::uint64_t bit = std::uint64_t{1} << (depth_ - 1);
+    if (pos_ < text_.size() && text_[pos_] == closing) {
+      ++pos_;
+      --depth_;
+      empty_ &= ~bit;
+      return false;
+    }
+    if ((empty_ & bit) != 0) {
+      empty_ &= ~bit;
+      if (pos_ >= text_.size()) return fail("unexpected end of input");
+      return true;
+    }
+    if (pos_ >= text_.size()) return fail("unexpected end of input");
+    if (text_[pos_] == ',') {
+      ++pos_;
+      return true;
+    }
+    return fail(std::string("expected ',' or ") + closing_text);
   }
 
   static void append_utf8(std::string& out, std::uint32_t cp) {
@@ -224,11 +186,11 @@ class Parser {
     }
   }
 
-  bool hex4(std::uint32_t& out) {
+  bool hex4(std::uint32_t& out) noexcept {
     if (text_.size() - pos_ < 4) return false;
     out = 0;
-    for (int i = 0; i < 4; ++i) {
-      const char c = text_[pos_++];
+    for (int i = 0; i < 4; ++i, ++pos_) {  // stops at the first byte that is not a hex digit
+      const char c = text_[pos_];
       out <<= 4;
       if (c >= '0' && c <= '9') out |= static_cast<std::uint32_t>(c - '0');
       else if (c >= 'a' && c <= 'f') out |= static_cast<std::uint32_t>(c - 'a' + 10);
@@ -270,7 +232,8 @@ class Parser {
     return true;
   }
 
-  Result<void> parse_string(std::string& out) {
+  // The string starting at pos_ (its opening quote), decoded into `out`.
+  Result<void> read_string(std::string& out) {
     ++pos_;  // '"'
     out.clear();
     while (true) {
@@ -324,11 +287,48 @@ class Parser {
 
   std::string_view text_;
   std::size_t pos_ = 0;
+  std::size_t key_end_ = 0;
+  std::size_t depth_ = 0;
+  std::uint64_t empty_ = 0;
 };
 
-}  // namespace detail
-
-inline Result<Value> parse(std::string_view text) { return detail::Parser(text).document(); }
+inline Result<Number> Reader::number() {
+  skip_space();
+  const std::size_t start = pos_;
+  if (pos_ < text_.size() && text_[pos_] == '-') ++pos_;
+  const auto digits = [&] {
+    const std::size_t from = pos_;
+    while (pos_ < text_.size() && text_[pos_] >= '0' && text_[pos_] <= '9') ++pos_;
+    return pos_ - from;
+  };
+  const std::size_t int_start = pos_;
+  if (digits() == 0) return fail(start == pos_ ? "expected a number" : "a number needs digits");
+  if (text_[int_start] == '0' && pos_ - int_start > 1) return error_at(int_start + 1, "leading zeros are not allowed");
+  bool integral = true;
+  if (pos_ < text_.size() && text_[pos_] == '.') {
+    ++pos_;
+    integral = false;
+    if (digits() == 0) return fail("a fraction needs digits");
+  }
+  if (pos_ < text_.size() && (text_[pos_] == 'e' || text_[pos_] == 'E')) {
+    ++pos_;
+    integral = false;
+    if (pos_ < text_.size() && (text_[pos_] == '+' || text_[pos_] == '-')) ++pos_;
+    if (digits() == 0) return fail("an exponent needs digits");
+  }
+  Number number{text_.substr(start, pos_ - start), std::nullopt};
+  if (integral && text_[start] != '-') {
+    std::uint64_t value = 0;
+    bool overflow = false;
+    for (const char c : number.text) {
+      const auto digit = static_cast<std::uint64_t>(c - '0');
+      if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) overflow = true;
+      value = value * 10 + digit;
+    }
+    if (!overflow) number.integer = value;
+  }
+  return number;
+}
 
 // A JSON string literal for `text` (quotes, escapes for '"', '\\' and control characters).
 inline std::string quote(std::string_view text) {

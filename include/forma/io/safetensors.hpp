@@ -3,9 +3,11 @@
 // Layout: a little-endian u64 header length N, N bytes of JSON ({"name": {"dtype": "F32",
 // "shape": [2, 3], "data_offsets": [begin, end]}, ..., "__metadata__": {"k": "v"}}), then the data
 // section. Opening validates everything before any tensor is touched: the header length against
-// the file (and a 100 MB cap), the JSON (strict, depth-limited), every entry's dtype, shape and
-// offsets, byte counts = dtype size × shape product (overflow-checked), and that the tensors tile
-// the data section exactly — no overlap, no gap, nothing past the end.
+// the file (and a 100 MB cap), the JSON (strict, read against the schema as it is parsed, so
+// nesting deeper than the schema's is refused at once), unique names, every entry's dtype, shape
+// (≤ 64 axes) and offsets, byte counts = dtype size × shape product (overflow-checked), and that the
+// tensors tile the data section exactly — no overlap, no gap, nothing past the end. Time is
+// O(n log n) in the header size and memory a small multiple of it, however hostile the header.
 //
 //   auto file = Safetensors::open("model.safetensors");            // Result<Safetensors>
 //   auto w = file->get<MatrixView<const bf16, 64, 64>>("w");        // zero copy, Result
@@ -41,7 +43,10 @@
 
 namespace forma::io {
 
-inline constexpr std::uint64_t safetensors_max_header_bytes = 100'000'000;
+inline constexpr std::uint64_t safetensors_max_header_bytes = 100'000'000;  // as the reference reader
+// Real files carry a handful of metadata entries; the cap bounds what a hostile header of many tiny
+// entries makes a reader allocate.
+inline constexpr std::size_t safetensors_max_metadata_entries = 1 << 16;
 
 struct SafetensorsEntry {
   std::string name;
@@ -95,61 +100,102 @@ inline std::string shape_text(std::span<const std::size_t> shape) {
 
 inline Error bad(std::string message) { return make_error(errc::bad_format, std::move(message)); }
 
-inline Result<SafetensorsEntry> parse_entry(const std::string& name, const json::Value& v) {
-  if (!v.is_object()) return bad("tensor '" + name + "': its entry is not an object");
+// One tensor's entry, read from `r` just after its key: {"dtype": ..., "shape": [...],
+// "data_offsets": [begin, end]}, checked as it is read.
+inline Result<SafetensorsEntry> read_entry(std::string name, json::Reader& r) {
+  auto kind = r.value_kind();
+  if (!kind) return std::move(kind).error();
+  if (*kind != json::Kind::object) return bad("tensor '" + name + "': its entry is not an object");
+  if (auto ok = r.begin_object(); !ok) return std::move(ok).error();
   SafetensorsEntry e;
-  e.name = name;
+  e.name = std::move(name);
+  const auto fail = [&e](const std::string& what) { return bad("tensor '" + e.name + "': " + what); };
   bool have_dtype = false, have_shape = false, have_offsets = false;
-  for (const auto& [key, value] : *v.object) {
+  std::string key;
+  while (true) {
+    auto more = r.next_key(key);
+    if (!more) return std::move(more).error();
+    if (!*more) break;
+    bool* seen = key == "dtype" ? &have_dtype : key == "shape" ? &have_shape : key == "data_offsets" ? &have_offsets : nullptr;
+    if (seen == nullptr) return fail("unexpected key '" + key + "'");
+    if (*seen) return json::Reader::error_at(r.key_end(), "duplicate key \"" + key + "\"");
+    *seen = true;
     if (key == "dtype") {
-      if (!value.is_string()) return bad("tensor '" + name + "': dtype is not a string");
-      const auto t = parse_dtype(value.text);
-      if (!t) return make_error(errc::unsupported, "tensor '" + name + "': unsupported dtype '" + value.text + "'");
+      auto dtype_kind = r.value_kind();
+      if (!dtype_kind) return std::move(dtype_kind).error();
+      if (*dtype_kind != json::Kind::string) return fail("dtype is not a string");
+      auto text = r.string();
+      if (!text) return std::move(text).error();
+      const auto t = parse_dtype(*text);
+      if (!t) return make_error(errc::unsupported, "tensor '" + e.name + "': unsupported dtype '" + *text + "'");
       e.type = *t;
-      have_dtype = true;
-    } else if (key == "shape") {
-      if (!value.is_array()) return bad("tensor '" + name + "': shape is not an array");
-      for (const auto& d : *value.array) {
-        if (!d.integer) return bad("tensor '" + name + "': shape holds " + (d.text.empty() ? "a non-number" : d.text) +
-                                   ", not a non-negative integer");
-        if (*d.integer > std::numeric_limits<std::size_t>::max()) return bad("tensor '" + name + "': extent too large");
-        e.shape.push_back(static_cast<std::size_t>(*d.integer));
-      }
-      have_shape = true;
-    } else if (key == "data_offsets") {
-      if (!value.is_array() || value.array->size() != 2 || !(*value.array)[0].integer || !(*value.array)[1].integer) {
-        return bad("tensor '" + name + "': data_offsets must be two non-negative integers");
-      }
-      e.begin = static_cast<std::size_t>(*(*value.array)[0].integer);
-      e.end = static_cast<std::size_t>(*(*value.array)[1].integer);
-      if (e.begin > e.end) {
-        return bad("tensor '" + name + "': data_offsets [" + std::to_string(e.begin) + ", " +
-                   std::to_string(e.end) + "] run backwards");
-      }
-      have_offsets = true;
-    } else {
-      return bad("tensor '" + name + "': unexpected key '" + key + "'");
+      continue;
     }
+    auto array_kind = r.value_kind();
+    if (!array_kind) return std::move(array_kind).error();
+    if (*array_kind != json::Kind::array) return fail(key + " is not an array");
+    if (auto ok = r.begin_array(); !ok) return std::move(ok).error();
+    std::size_t count = 0;
+    while (true) {
+      auto element = r.next_element();
+      if (!element) return std::move(element).error();
+      if (!*element) break;
+      auto element_kind = r.value_kind();
+      if (!element_kind) return std::move(element_kind).error();
+      const bool is_number = *element_kind == json::Kind::number;
+      json::Number number;
+      if (is_number) {
+        auto read = r.number();
+        if (!read) return std::move(read).error();
+        number = *read;
+      }
+      const bool valid = is_number && number.integer && *number.integer <= std::numeric_limits<std::size_t>::max();
+      if (key == "shape") {
+        if (!valid) {
+          return fail("shape holds " + (is_number ? std::string(number.text) : std::string("a non-number")) +
+                      ", not a non-negative integer");
+        }
+        if (e.shape.size() == max_rank) return fail("more than " + std::to_string(max_rank) + " axes");
+        e.shape.push_back(static_cast<std::size_t>(*number.integer));
+      } else {
+        if (!valid || count >= 2) return fail("data_offsets must be two non-negative integers");
+        (count == 0 ? e.begin : e.end) = static_cast<std::size_t>(*number.integer);
+      }
+      ++count;
+    }
+    if (key == "data_offsets" && count != 2) return fail("data_offsets must be two non-negative integers");
   }
-  if (!have_dtype || !have_shape || !have_offsets) {
-    return bad("tensor '" + name + "': needs dtype, shape and data_offsets");
+  if (!have_dtype || !have_shape || !have_offsets) return fail("needs dtype, shape and data_offsets");
+  if (e.begin > e.end) {
+    return fail("data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) + "] run backwards");
   }
   std::size_t bytes = size_of(e.type);
   for (const std::size_t d : e.shape) {
     if (d != 0 && bytes > std::numeric_limits<std::size_t>::max() / d) {
-      return bad("tensor '" + name + "': shape " + shape_text(e.shape) + " overflows");
+      return fail("shape " + shape_text(e.shape) + " overflows");
     }
     bytes *= d;
   }
   if (bytes != e.end - e.begin) {
-    Error error = bad("tensor '" + name + "': " + std::string(dtype_text(e.type)) + " " + shape_text(e.shape) +
-                      " needs " + std::to_string(bytes) + " bytes, data_offsets give " +
-                      std::to_string(e.end - e.begin));
+    Error error = fail(std::string(dtype_text(e.type)) + " " + shape_text(e.shape) + " needs " + std::to_string(bytes) +
+                       " bytes, data_offsets give " + std::to_string(e.end - e.begin));
     error.expected = std::to_string(bytes);
     error.found = std::to_string(e.end - e.begin);
     return error;
   }
   return e;
+}
+
+// The first key (by position) that repeats an earlier one among `keys`, as a JSON error.
+// O(n log n): a hostile header may hold millions of keys.
+inline Result<void> check_unique(std::vector<std::pair<std::string_view, std::size_t>> keys) {
+  std::sort(keys.begin(), keys.end());
+  const std::pair<std::string_view, std::size_t>* first = nullptr;
+  for (std::size_t i = 1; i < keys.size(); ++i) {
+    if (keys[i].first == keys[i - 1].first && (first == nullptr || keys[i].second < first->second)) first = &keys[i];
+  }
+  if (first == nullptr) return {};
+  return json::Reader::error_at(first->second, "duplicate key \"" + std::string(first->first) + "\"");
 }
 
 template <class E>
@@ -292,6 +338,61 @@ class Safetensors {
                  e.name);
   }
 
+  // The JSON header, read against its schema: an object of tensor entries and an optional
+  // "__metadata__" object of strings. Names and metadata keys must be unique.
+  Result<void> read_header(std::string_view header) {
+    using namespace safetensors_detail;
+    json::Reader r(header);
+    if (auto ok = r.begin_object(); !ok) return ok;
+    std::vector<std::size_t> name_ends, metadata_key_ends;
+    std::optional<std::size_t> metadata_at;
+    std::string name;
+    while (true) {
+      auto more = r.next_key(name);
+      if (!more) return std::move(more).error();
+      if (!*more) break;
+      const std::size_t name_end = r.key_end();
+      if (name != "__metadata__") {
+        auto entry = read_entry(name, r);
+        if (!entry) return std::move(entry).error();
+        entries_.push_back(std::move(*entry));
+        name_ends.push_back(name_end);
+        continue;
+      }
+      if (metadata_at) return json::Reader::error_at(name_end, "duplicate key \"__metadata__\"");
+      metadata_at = name_end;
+      auto metadata_kind = r.value_kind();
+      if (!metadata_kind) return std::move(metadata_kind).error();
+      if (*metadata_kind != json::Kind::object) return bad("__metadata__ is not an object");
+      if (auto ok = r.begin_object(); !ok) return ok;
+      std::string key;
+      while (true) {
+        auto member = r.next_key(key);
+        if (!member) return std::move(member).error();
+        if (!*member) break;
+        const std::size_t key_end = r.key_end();
+        auto value_kind = r.value_kind();
+        if (!value_kind) return std::move(value_kind).error();
+        if (*value_kind != json::Kind::string) return bad("__metadata__ value '" + key + "' is not a string");
+        if (metadata_.size() == safetensors_max_metadata_entries) {
+          return bad("__metadata__ has more than " + std::to_string(safetensors_max_metadata_entries) + " entries");
+        }
+        auto value = r.string();
+        if (!value) return std::move(value).error();
+        metadata_.emplace_back(key, std::move(*value));
+        metadata_key_ends.push_back(key_end);
+      }
+    }
+    if (auto ok = r.finish(); !ok) return ok;
+    std::vector<std::pair<std::string_view, std::size_t>> names, keys;
+    names.reserve(entries_.size());
+    for (std::size_t i = 0; i < entries_.size(); ++i) names.emplace_back(entries_[i].name, name_ends[i]);
+    if (auto ok = check_unique(std::move(names)); !ok) return ok;
+    keys.reserve(metadata_.size());
+    for (std::size_t i = 0; i < metadata_.size(); ++i) keys.emplace_back(metadata_[i].first, metadata_key_ends[i]);
+    return check_unique(std::move(keys));
+  }
+
   Result<void> validate() {
     using namespace safetensors_detail;
     if (bytes_.size() < 8) {
@@ -311,22 +412,7 @@ class Safetensors {
     data_offset_ = 8 + static_cast<std::size_t>(header_length);
     const std::string_view header(reinterpret_cast<const char*>(bytes_.data() + 8), static_cast<std::size_t>(header_length));
     if (header.empty() || header.front() != '{') return bad("the header does not start with '{'");
-    auto root = json::parse(header);
-    if (!root) return std::move(root).error();
-    if (!root->is_object()) return bad("the header is not a JSON object");
-    for (const auto& [name, value] : *root->object) {
-      if (name == "__metadata__") {
-        if (!value.is_object()) return bad("__metadata__ is not an object");
-        for (const auto& [key, text] : *value.object) {
-          if (!text.is_string()) return bad("__metadata__ value '" + key + "' is not a string");
-          metadata_.emplace_back(key, text.text);
-        }
-        continue;
-      }
-      auto entry = parse_entry(name, value);
-      if (!entry) return std::move(entry).error();
-      entries_.push_back(std::move(*entry));
-    }
+    if (auto ok = read_header(header); !ok) return ok;
     // The tensors must tile the data section: sorted by offset, each starts where the last ended.
     std::stable_sort(entries_.begin(), entries_.end(),
                      [](const auto& a, const auto& b) { return a.begin < b.begin || (a.begin == b.begin && a.end < b.end); });
