@@ -25,11 +25,7 @@ std::string shape_text(const std::vector<std::size_t>& shape) {
 forma::Result<void> inspect_npy(const std::string& path, std::span<const std::byte> bytes) {
   auto header = io::parse_npy_header(bytes);
   if (!header) return std::move(header).error();
-  if (bytes.size() - header->data_offset < header->data_bytes) {
-    return forma::make_error(forma::errc::truncated, "data truncated: header needs " + std::to_string(header->data_bytes) +
-                                                         " bytes, file has " +
-                                                         std::to_string(bytes.size() - header->data_offset));
-  }
+  if (auto data = io::npy_data(*header, bytes); !data) return std::move(data).error();
   std::printf("%s: npy %d.%d\n", path.c_str(), header->major, header->minor);
   std::printf("  dtype %s (%s), shape %s, %s order, bytes %zu-%zu\n", header->descr.c_str(),
               std::string(forma::name_of(header->type)).c_str(), shape_text(header->shape).c_str(),

@@ -189,15 +189,20 @@ class DictParser {
     out = value;
     return pos_ > start;
   }
-  bool tuple(std::vector<std::size_t>& out) {
+  // A tuple of at most max_rank integers; `too_long` says why one was refused.
+  bool tuple(std::vector<std::size_t>& out, bool& too_long) {
+    too_long = false;
     if (!eat('(')) return false;
     out.clear();
     while (true) {
       if (eat(')')) return true;
       std::size_t value = 0;
       if (!integer(value)) return false;
+      if (out.size() == max_rank) {
+        too_long = true;
+        return false;
+      }
       out.push_back(value);
-      if (out.size() > 64) return false;
       if (eat(')')) return true;
       if (!eat(',')) return false;
     }
@@ -317,7 +322,11 @@ inline Result<NpyHeader> parse_npy_header(std::span<const std::byte> bytes) {
       if (!p.boolean(h.fortran_order)) return malformed(text, "fortran_order must be True or False");
       have_order = true;
     } else if (key == "shape" && !have_shape) {
-      if (!p.tuple(h.shape)) return malformed(text, "shape must be a tuple of integers");
+      bool too_long = false;
+      if (!p.tuple(h.shape, too_long)) {
+        return malformed(text, too_long ? "shape has more than " + std::to_string(max_rank) + " axes"
+                                        : std::string("shape must be a tuple of non-negative integers"));
+      }
       have_shape = true;
     } else {
       return malformed(text, "unexpected or repeated key '" + key + "'");
@@ -346,11 +355,9 @@ inline Result<NpyHeader> parse_npy_header(std::span<const std::byte> bytes) {
   return h;
 }
 
-// Parses a whole .npy file held in memory.
-inline Result<NpyArray> parse_npy(std::span<const std::byte> bytes) {
-  auto header = parse_npy_header(bytes);
-  if (!header) return std::move(header).error();
-  const NpyHeader& h = *header;
+// The data bytes of a file with header h (as stored: file byte order and layout), checked to be
+// all there.
+inline Result<std::span<const std::byte>> npy_data(const NpyHeader& h, std::span<const std::byte> bytes) {
   const std::size_t available = bytes.size() - h.data_offset;
   if (available < h.data_bytes) {
     Error error = make_error(errc::truncated, "data truncated: header needs " + std::to_string(h.data_bytes) +
@@ -359,6 +366,15 @@ inline Result<NpyArray> parse_npy(std::span<const std::byte> bytes) {
     error.found = std::to_string(available);
     return error;
   }
+  return bytes.subspan(h.data_offset, h.data_bytes);
+}
+
+// Parses a whole .npy file held in memory.
+inline Result<NpyArray> parse_npy(std::span<const std::byte> bytes) {
+  auto header = parse_npy_header(bytes);
+  if (!header) return std::move(header).error();
+  const NpyHeader& h = *header;
+  if (auto data = npy_data(h, bytes); !data) return std::move(data).error();
   NpyArray array;
   array.type = h.type;
   array.shape = h.shape;
@@ -389,10 +405,6 @@ inline Result<NpyArray> read_npy(const std::string& path) {
   if (!array) return std::move(array).error().with_path(path);
   return array;
 }
-
-namespace npy_detail {
-
-}  // namespace npy_detail
 
 // Converts a read array into TensorType (an owning forma::Tensor), checking dtype and shape.
 template <class TensorType>

@@ -4,8 +4,11 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
+
+#include <unistd.h>
 
 #include <forma/core/compare.hpp>
 #include <forma/io/npy.hpp>
@@ -23,6 +26,10 @@ const std::string dir = FORMA_TEST_DATA_DIR "/npy/";
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+// A path in the system's temporary directory, unique to this process.
+std::string scratch_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("forma-npy-" + std::to_string(::getpid()) + "-" + name)).string();
 }
 std::span<const std::byte> as_bytes(const std::string& s) {
   return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
@@ -76,6 +83,20 @@ TEST_CASE("big endian, every integer width, bool, f16, scalars, empty arrays and
   const auto empty = io::load_npy<Matrix<float, dyn, 3>>(dir + "f4_empty_0x3.npy").value();
   CHECK(empty.extent(0) == 0);
   CHECK(empty.size() == 0);
+  CHECK(io::load_npy<Matrix<float, 0, 3>>(dir + "f4_empty_0x3.npy").value().size() == 0);
+  const auto none = io::load_npy<Vector<float, dyn>>(dir + "f4_empty_0.npy").value();
+  CHECK(none.extent(0) == 0);
+  CHECK(io::load_npy<Vector<float, 3>>(dir + "f4_empty_0.npy").error().message == "expected shape (3,), file has (0,)");
+  const auto big_halves = io::load_npy<Vector<forma::f16, 3>>(dir + "f2_big_3.npy").value();
+  CHECK(static_cast<float>(big_halves(0)) == 0.5f);
+  CHECK(static_cast<float>(big_halves(1)) == -2.0f);
+  CHECK(static_cast<float>(big_halves(2)) == 65504.0f);
+  const auto big_fortran = io::load_npy<Tensor<double, extents<2, dyn, 2>>>(dir + "f8_big_fortran_2x3x2.npy").value();
+  for (std::size_t i = 0; i < 2; ++i) {
+    for (std::size_t j = 0; j < 3; ++j) {
+      for (std::size_t k = 0; k < 2; ++k) CHECK(big_fortran(i, j, k) == static_cast<double>(100 * i + 10 * j + k));
+    }
+  }
   const auto cube = io::load_npy<Tensor<float, extents<2, 3, 4>>>(dir + "f4_2x3x4_fortran.npy").value();
   for (std::size_t i = 0; i < 2; ++i) {
     for (std::size_t j = 0; j < 3; ++j) {
@@ -142,6 +163,30 @@ TEST_CASE("malformed and hostile files are Errors") {
             .error().message.starts_with("malformed header (unexpected or repeated key 'extra')"));
   CHECK(io::parse_npy(as_bytes(npy_with("{'descr': '<c8', 'fortran_order': False, 'shape': (1,), }"))).error().message ==
         "unsupported dtype '<c8'");
+  CHECK(io::parse_npy(as_bytes(npy_with("{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }"))).error().message ==
+        "malformed header (shape must be a tuple of non-negative integers): {'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }");
+  std::string rank65 = "{'descr': '<f4', 'fortran_order': False, 'shape': (1";
+  for (int i = 0; i < 64; ++i) rank65 += ", 1";
+  CHECK(io::parse_npy(as_bytes(npy_with(rank65 + "), }"))).error().message.starts_with("malformed header (shape has more than 64 axes): {'descr'"));
+  CHECK(io::parse_npy(as_bytes(npy_with("{'descr': '<f4', 'fortran_order': False, 'shape': ((1,),), }"))).error().message.starts_with(
+      "malformed header (shape must be a tuple"));
+  CHECK(io::parse_npy(as_bytes(npy_with("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), } trailing"))).error().message.starts_with(
+      "malformed header (text after the dictionary)"));
+  CHECK(io::parse_npy(as_bytes(npy_with("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,), }"))).error().message.starts_with(
+      "malformed header (unexpected or repeated key 'descr')"));
+  // A version 2 header whose 4-byte length points past the end of the file.
+  std::string v2 = "\x93NUMPY\x02";
+  v2.push_back('\0');
+  v2 += std::string("\xff\xff\xff\x00", 4);
+  CHECK(io::parse_npy(as_bytes(v2 + "{}")).error().message == "the header needs 16777215 bytes, the file has 2");
+  v2[11] = '\x7f';
+  CHECK(io::parse_npy(as_bytes(v2)).error().message == "header of 2147483647 bytes is too long");
+  CHECK(io::parse_npy(as_bytes(v2.substr(0, 10))).error().message == "the file ends inside its header");
+  // On disk, the path leads the message.
+  const std::string cut = scratch_path("truncated.npy");
+  REQUIRE(io::write_file(cut, full.substr(0, full.size() - 7)));
+  CHECK(io::load_npy<Matrix<float, 3, 4>>(cut).error().to_string() == cut + ": data truncated: header needs 48 bytes, file has 41");
+  std::filesystem::remove(cut);
   // Shapes whose size overflows, and absurd sizes, never allocate.
   CHECK(io::parse_npy(as_bytes(npy_with("{'descr': '<f8', 'fortran_order': False, 'shape': (4294967296, 4294967296, 16), }"))).error().message ==
         "shape (4294967296, 4294967296, 16) overflows");
@@ -171,4 +216,26 @@ TEST_CASE("save_npy writes what read_npy reads: C order, a transposed view as Fo
   CHECK(io::encode_npy(Vector<forma::bf16, 2>{}).error().message == "bf16 has no NumPy dtype");
   CHECK(io::save_npy("/nonexistent/dir/x.npy", m).error().to_string() ==
         "/nonexistent/dir/x.npy: cannot create: No such file or directory");
+}
+
+TEST_CASE_TEMPLATE("save_npy then load_npy gives back every dtype, 0-d and empty arrays included", T, double, float,
+                   forma::f16, std::int64_t, std::int32_t, std::int16_t, std::int8_t, std::uint64_t, std::uint32_t,
+                   std::uint16_t, std::uint8_t, bool) {
+  Tensor<T, extents<2, 3, 2>> cube;
+  for (std::size_t i = 0; i < cube.size(); ++i) cube.data()[i] = static_cast<T>(static_cast<float>(i % 5 == 0 ? 1 : i % 3));
+  const std::string path = scratch_path("roundtrip.npy");
+  REQUIRE(io::save_npy(path, cube));
+  const auto back = io::load_npy<Tensor<T, extents<dyn, 3, dyn>>>(path);
+  REQUIRE_MESSAGE(back, back.error().to_string());
+  CHECK(back->extent(2) == 2);
+  CHECK(std::memcmp(back->data(), cube.data(), sizeof(T) * cube.size()) == 0);
+  const auto header = io::read_npy(path).value();
+  CHECK(header.type == forma::dtype_of<T>);
+  Tensor<T, extents<>> scalar;
+  *scalar.data() = static_cast<T>(1.0f);
+  REQUIRE(io::save_npy(path, scalar));
+  CHECK(std::memcmp(io::load_npy<Tensor<T, extents<>>>(path).value().data(), scalar.data(), sizeof(T)) == 0);
+  REQUIRE(io::save_npy(path, Matrix<T, dyn, 4>(0)));
+  CHECK(io::load_npy<Matrix<T, dyn, 4>>(path).value().extent(0) == 0);
+  std::filesystem::remove(path);
 }
