@@ -127,12 +127,4 @@ class ByteReader {
   std::size_t position_ = 0;
 };
 
-// Reads a whole (small) file into memory, for formats parsed from a buffer.
-inline Result<std::string> read_file(const std::string& path) {
-  auto mapped = MappedFile::open(path);
-  if (!mapped) return std::move(mapped).error();
-  const auto bytes = mapped->bytes();
-  return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
 }  // namespace forma::io
