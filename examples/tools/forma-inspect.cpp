@@ -54,9 +54,17 @@ forma::Result<void> inspect_llama2c(const std::string& path, std::span<const std
   std::printf("%s: %s, %zu bytes\n", path.c_str(), std::string(io::llama2c::name_of(h.kind)).c_str(), bytes.size());
   std::printf("  dim %zu, hidden_dim %zu, n_layers %zu, n_heads %zu, n_kv_heads %zu, vocab_size %zu, seq_len %zu\n",
               h.dim, h.hidden_dim, h.n_layers, h.n_heads, h.n_kv_heads, h.vocab_size, h.seq_len);
-  std::printf("  head_dim %zu, kv_dim %zu, classifier %s%s\n", h.head_dim(), h.kv_dim(),
-              h.shared_classifier ? "shared with the embedding" : "separate",
-              h.kind == io::llama2c::format::q8_0_v2 ? (", Q8_0 group size " + std::to_string(h.group_size)).c_str() : "");
+  std::printf("  head_dim %zu, kv_dim %zu, classifier %s\n", h.head_dim(), h.kv_dim(),
+              h.shared_classifier ? "shared with the embedding" : "separate");
+  if (h.kind != io::llama2c::format::q8_0_v2) return {};
+  auto layout = io::llama2c::q8_0_layout(h);
+  if (!layout) return std::move(layout).error();
+  std::printf("  Q8_0 group size %zu; fp32 norms at bytes %zu-%zu\n", h.group_size, layout->norms_offset,
+              layout->tensors.front().offset);
+  for (const auto& t : layout->tensors) {
+    std::printf("  %-16s %zu x (%zu, %zu) int8 + %zu fp32 scales each, bytes %zu-%zu\n", std::string(t.name).c_str(),
+                t.count, t.rows, t.cols, t.scales, t.offset, t.offset + t.count * t.stride);
+  }
   return {};
 }
 
@@ -73,10 +81,15 @@ forma::Result<void> inspect(const std::string& path) {
     result = inspect_npy(path, bytes);
   } else if (bytes.size() >= 9 && static_cast<char>(bytes[8]) == '{') {
     result = inspect_safetensors(path, bytes);
-  } else if (starts_with("\x32\x34\x6b\x61", 4) || io::llama2c::parse_header(bytes)) {
+  } else if (starts_with("\x32\x34\x6b\x61", 4)) {
+    result = inspect_llama2c(path, bytes);
+  } else if (auto legacy = io::llama2c::parse_header(bytes); legacy) {
     result = inspect_llama2c(path, bytes);
   } else {
-    return forma::make_error(forma::errc::bad_format, "not a .npy, safetensors or llama2.c file").with_path(path);
+    // A legacy llama2.c file has no magic: say why it is not one either.
+    return forma::make_error(forma::errc::bad_format, "not a .npy, safetensors or llama2.c file (as a llama2.c legacy header: " +
+                                                          legacy.error().message + ")")
+        .with_path(path);
   }
   if (!result) return std::move(result).error().with_path(path);
   return {};

@@ -6,9 +6,12 @@
 //              unused RoPE tables (2 × seq_len × head_dim/2), [classifier]
 //   version 1  256-byte header: magic "ak42", int32 version, the 7 params, uint8 shared flag;
 //              fp32: rms_att, rms_ffn, rms_final, embedding, wq, wk, wv, wo, w1, w2, w3, [classifier]
-//   version 2  as version 1 plus int32 group_size; norms in fp32, then every matrix in Q8_0
-//              (int8 values, all matrices), then their fp32 group scales — parsed and validated
-//              here; loading it as fp32 weights is refused with errc::unsupported.
+//   version 2  as version 1 plus int32 group_size; the norms in fp32 (rms_att, rms_ffn,
+//              rms_final), then each matrix in Q8_0 — its int8 values, then one fp32 scale per
+//              group of group_size values — in the order embedding, wq, wk, wv, wo, w1, w2, w3,
+//              [classifier], layer by layer (llama2.c's export.py, version2_export). Parsed and
+//              validated, its layout given by q8_0_layout(); loading it as fp32 weights is refused
+//              with errc::unsupported.
 //
 // load<C>(path) maps the file and hands out LlamaWeights<C> pointing into it (zero copy). Every
 // header field is checked against C first and every mismatch is reported by name in one Error
@@ -25,6 +28,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -99,47 +103,80 @@ inline Error header_error(std::string message) {
   return make_error(errc::bad_format, std::move(message));
 }
 
-// The distinct matrix shapes of the file (as element counts) and how many of each there are:
-// every per-layer matrix L times, the embedding once, the classifier once if separate. (Counts,
-// not a list per layer: a hostile header may claim billions of layers.)
+// The matrices of the file, kind by kind in file order, each kind as a count (one per layer, or
+// one): a hostile header may claim billions of layers, so nothing here is sized by it.
 struct matrix_group {
-  std::size_t elements;
-  std::size_t count;
+  std::string_view name;
+  std::size_t count, rows, cols;
 };
-inline std::vector<matrix_group> matrix_groups(const Header& h, element_counter& c) {
-  const std::size_t L = h.n_layers, D = h.dim, KV = h.kv_dim(), F = h.hidden_dim;
-  std::vector<matrix_group> groups{{c.product({h.vocab_size, D}), 1},
-                                   {c.product({D, D}), c.product({2, L})},      // wq, wo
-                                   {c.product({KV, D}), c.product({2, L})},     // wk, wv
-                                   {c.product({F, D}), c.product({3, L})}};     // w1, w2, w3
-  if (!h.shared_classifier) groups.push_back({c.product({h.vocab_size, D}), 1});
+inline std::vector<matrix_group> matrix_groups(const Header& h) {
+  const std::size_t L = h.n_layers, D = h.dim, KV = h.kv_dim(), F = h.hidden_dim, V = h.vocab_size;
+  std::vector<matrix_group> groups{{"token_embedding", 1, V, D}, {"wq", L, D, D},  {"wk", L, KV, D},
+                                   {"wv", L, KV, D},             {"wo", L, D, D},  {"w1", L, F, D},
+                                   {"w2", L, D, F},              {"w3", L, F, D}};
+  if (!h.shared_classifier) groups.push_back({"classifier", 1, V, D});
   return groups;
 }
 
 }  // namespace detail
 
+// One kind of Q8_0 matrix in a version 2 file: `count` matrices of rows × cols, the first at file
+// byte `offset`, each its int8 values then its fp32 group scales, `stride` bytes apart.
+struct Q8Tensor {
+  std::string_view name;
+  std::size_t count = 0, rows = 0, cols = 0;
+  std::size_t offset = 0;
+  std::size_t values = 0;  // int8 values per matrix (rows × cols)
+  std::size_t scales = 0;  // fp32 scales per matrix (values / group_size)
+  std::size_t stride = 0;  // bytes per matrix: values + 4 × scales
+};
+
+// Where every Q8_0 matrix of a version 2 file lies, and the file size it implies
+// (errc::bad_format when a size overflows).
+struct Q8Layout {
+  std::size_t norms_offset = versioned_header_bytes;  // rms_att, rms_ffn, rms_final in fp32
+  std::vector<Q8Tensor> tensors;
+  std::size_t end = 0;
+};
+inline Result<Q8Layout> q8_0_layout(const Header& h) {
+  if (h.kind != format::q8_0_v2 || h.group_size == 0) {
+    return make_error(errc::invalid_argument, "q8_0_layout: not a version 2 (Q8_0) header");
+  }
+  detail::element_counter c;
+  c.add(c.product({2, h.n_layers, h.dim}));  // rms_att, rms_ffn
+  c.add(h.dim);                              // rms_final
+  Q8Layout layout;
+  layout.norms_offset = h.header_bytes;
+  std::size_t cursor = c.product({c.total, sizeof(float)});
+  if (cursor > std::numeric_limits<std::size_t>::max() - h.header_bytes) c.overflow = true;
+  cursor += h.header_bytes;
+  for (const auto& group : detail::matrix_groups(h)) {
+    Q8Tensor t{group.name, group.count, group.rows, group.cols, cursor, 0, 0, 0};
+    t.values = c.product({group.rows, group.cols});
+    t.scales = t.values / h.group_size;
+    t.stride = t.values;
+    const std::size_t scale_bytes = c.product({t.scales, sizeof(float)});
+    if (t.stride > std::numeric_limits<std::size_t>::max() - scale_bytes) c.overflow = true;
+    t.stride += scale_bytes;
+    const std::size_t bytes = c.product({t.stride, t.count});
+    if (cursor > std::numeric_limits<std::size_t>::max() - bytes) c.overflow = true;
+    cursor += bytes;
+    layout.tensors.push_back(t);
+  }
+  if (c.overflow) return detail::header_error("the sizes in the header overflow");
+  layout.end = cursor;
+  return layout;
+}
+
 // The number of bytes a file with this header must have (errc::bad_format on overflow).
 inline Result<std::size_t> expected_size(const Header& h) {
+  if (h.kind == format::q8_0_v2) {
+    auto layout = q8_0_layout(h);
+    if (!layout) return std::move(layout).error();
+    return layout->end;
+  }
   detail::element_counter c;
   const std::size_t L = h.n_layers, D = h.dim, KV = h.kv_dim(), F = h.hidden_dim;
-  if (h.kind == format::q8_0_v2) {
-    c.add(c.product({2, L, D}));  // the fp32 norms
-    c.add(D);
-    const std::size_t norm_floats = c.total;
-    detail::element_counter values, scales;
-    for (const auto& group : detail::matrix_groups(h, c)) {
-      values.add(values.product({group.elements, group.count}));
-      scales.add(scales.product({group.elements / h.group_size, group.count}));
-    }
-    detail::element_counter b;
-    b.add(b.product({norm_floats, 4}));
-    b.add(values.total);
-    b.add(b.product({scales.total, 4}));
-    b.overflow = b.overflow || values.overflow || scales.overflow;
-    b.add(h.header_bytes);
-    if (c.overflow || b.overflow) return detail::header_error("the sizes in the header overflow");
-    return b.total;
-  }
   c.add(c.product({h.vocab_size, D}));                      // embedding
   c.add(c.product({2, L, D}));                              // rms_att, rms_ffn
   c.add(c.product({L, D, D}));                              // wq
@@ -240,14 +277,14 @@ inline Result<Header> parse_header(std::span<const std::byte> bytes) {
   }
   if (h.kind == format::q8_0_v2) {
     detail::element_counter c;
-    for (const auto& group : detail::matrix_groups(h, c)) {
-      if (group.elements % h.group_size != 0) {
-        return detail::header_error("group_size " + std::to_string(h.group_size) +
-                                    " does not divide a weight of " + std::to_string(group.elements) +
-                                    " values");
+    for (const auto& group : detail::matrix_groups(h)) {
+      const std::size_t values = c.product({group.rows, group.cols});
+      if (c.overflow) return detail::header_error("the sizes in the header overflow");
+      if (values % h.group_size != 0) {
+        return detail::header_error("group_size " + std::to_string(h.group_size) + " does not divide " +
+                                    std::string(group.name) + " (" + std::to_string(values) + " values)");
       }
     }
-    if (c.overflow) return detail::header_error("the sizes in the header overflow");
   }
   return h;
 }
@@ -313,6 +350,16 @@ Result<LlamaWeights<C>> map_weights(const Header& h, std::span<const std::byte> 
                       "a Q8_0 (version 2) checkpoint cannot be loaded as fp32 weights");
   }
   if (auto fits = check_config<C>(h); !fits) return std::move(fits).error();
+  // What validate() established, checked again here: the views must stay inside `bytes`.
+  auto expected = expected_size(h);
+  if (!expected) return std::move(expected).error();
+  if (*expected != bytes.size()) {
+    return make_error(errc::invalid_argument, "map_weights: " + std::to_string(bytes.size()) +
+                                                  " bytes for a header that implies " + std::to_string(*expected));
+  }
+  if (reinterpret_cast<std::uintptr_t>(bytes.data()) % alignof(float) != 0) {
+    return make_error(errc::invalid_argument, "map_weights: the bytes are not aligned for float");
+  }
   const float* cursor = reinterpret_cast<const float*>(bytes.data() + h.header_bytes);
   LlamaWeights<C> w;
   w.shape = h.shape();
@@ -366,6 +413,8 @@ class Checkpoint {
   const Header& header() const noexcept { return header_; }
   const LlamaWeights<C>& weights() const noexcept { return weights_; }
   const std::string& path() const noexcept { return file_.path(); }
+  // The mapped file the weights point into.
+  std::span<const std::byte> bytes() const noexcept { return file_.bytes(); }
 
  private:
   MappedFile file_;

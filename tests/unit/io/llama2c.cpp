@@ -144,7 +144,64 @@ TEST_CASE("version 2 (Q8_0) is parsed and validated, and refused as fp32 weights
   const std::int32_t seven = 7;
   std::memcpy(bad.data() + 37, &seven, 4);
   CHECK(llama2c::parse_header(as_bytes(bad)).error().message ==
-        "group_size 7 does not divide a weight of 384 values");
+        "group_size 7 does not divide token_embedding (384 values)");
+  const std::int32_t zero = 0;
+  std::memcpy(bad.data() + 37, &zero, 4);
+  CHECK(llama2c::parse_header(as_bytes(bad)).error().message == "group_size is 0, must be positive");
+  bad = bytes;
+  bad[36] = '\x02';
+  CHECK(llama2c::parse_header(as_bytes(bad)).error().message == "shared_classifier flag is 2, expected 0 or 1");
+}
+
+TEST_CASE("version 2 layout: each matrix's int8 values then its scales, as export.py writes, dequantize to NumPy's values") {
+  const std::string bytes = read_bytes(data_dir + "tiny_v2.bin");
+  const auto header = llama2c::parse_header(as_bytes(bytes)).value();
+  const auto layout = llama2c::q8_0_layout(header).value();
+  CHECK(layout.end == bytes.size());
+  REQUIRE(layout.tensors.size() == 9);
+  const std::size_t norms_bytes = (2 * 2 * 16 + 16) * 4;
+  CHECK(layout.tensors[0].name == "token_embedding");
+  CHECK(layout.tensors[0].offset == 256 + norms_bytes);
+  CHECK(layout.tensors[1].name == "wq");
+  CHECK(layout.tensors[1].count == 2);
+  CHECK(layout.tensors[1].stride == 16 * 16 + 16 * 16 / 8 * 4);
+  CHECK(layout.tensors[8].name == "classifier");
+  const auto value_at = [&](const std::string& name, std::size_t index) -> float {
+    if (name.starts_with("rms_")) {
+      const std::size_t base = name == "rms_att" ? 0 : name == "rms_ffn" ? 2 * 16 : 4 * 16;
+      float x = 0;
+      std::memcpy(&x, bytes.data() + layout.norms_offset + (base + index) * 4, 4);
+      return x;
+    }
+    for (const auto& t : layout.tensors) {
+      if (t.name != name) continue;
+      const std::size_t matrix = index / t.values, within = index % t.values;
+      REQUIRE(matrix < t.count);
+      const std::size_t at = t.offset + matrix * t.stride;
+      float scale = 0;
+      std::memcpy(&scale, bytes.data() + at + t.values + within / header.group_size * 4, 4);
+      return static_cast<float>(static_cast<std::int8_t>(bytes[at + within])) * scale;
+    }
+    FAIL("no tensor " << name);
+    return 0;
+  };
+  std::ifstream in(data_dir + "spot_values.txt");
+  std::string line;
+  std::size_t checked = 0;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string file, tensor;
+    std::size_t index = 0;
+    double value = 0;
+    fields >> file >> tensor >> index >> value;
+    if (file != "tiny_v2.bin") continue;
+    INFO(tensor << "[" << index << "]");
+    CHECK(value_at(tensor, index) == static_cast<float>(value));
+    ++checked;
+  }
+  CHECK(checked == 12);
+  CHECK(llama2c::q8_0_layout(llama2c::parse_header(as_bytes(read_bytes(data_dir + "tiny_v1.bin"))).value()).error().message ==
+        "q8_0_layout: not a version 2 (Q8_0) header");
 }
 
 TEST_CASE("every field the type fixes is checked, and every mismatch is named") {
@@ -156,6 +213,47 @@ TEST_CASE("every field the type fixes is checked, and every mismatch is named") 
   CHECK(loaded.error().to_string() == stories_path +
         ": dim: type says 288, file says 64; n_kv_heads: type says 8, file says 4; "
         "seq_len: type says 256, file says 512; classifier: type says separate, file says shared");
+}
+
+TEST_CASE("every header field is compared by name: all seven and the classifier at once") {
+  constexpr LlamaConfig all_wrong{.dim = 32, .hidden = 64, .layers = 4, .heads = 4, .kv_heads = 2,
+                                  .vocab = 256, .max_seq = 128, .classifier = forma::classifier_kind::separate};
+  const auto loaded = llama2c::load<all_wrong>(stories_path);
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.error().message ==
+        "dim: type says 32, file says 64; hidden_dim: type says 64, file says 172; n_layers: type says 4, file says 5; "
+        "n_heads: type says 4, file says 8; n_kv_heads: type says 2, file says 4; vocab_size: type says 256, file says 512; "
+        "seq_len: type says 128, file says 512; classifier: type says separate, file says shared");
+  constexpr LlamaConfig wants_shared{.dim = 16, .hidden = 40, .layers = 2, .heads = 4, .kv_heads = 2, .vocab = 24,
+                                     .max_seq = 8, .classifier = forma::classifier_kind::shared};
+  CHECK(llama2c::load<wants_shared>(data_dir + "tiny_legacy_separate.bin").error().to_string() ==
+        data_dir + "tiny_legacy_separate.bin: classifier: type says shared, file says separate");
+  // The size check comes first: a truncated file is reported as such whatever the type.
+  CHECK(llama2c::load<all_wrong>(data_dir + "truncated_stories260K.bin").error().message ==
+        "file has 4096 bytes, the header implies 1056540");
+}
+
+TEST_CASE("the weights are views into the mapping, and map_weights refuses bytes that do not fit the header") {
+  auto legacy = llama2c::load<forma::presets::stories260k>(stories_path).value();
+  const auto* base = legacy.bytes().data();
+  CHECK(reinterpret_cast<const std::byte*>(legacy.weights().token_embedding.data()) == base + 28);
+  CHECK(reinterpret_cast<const std::byte*>(legacy.weights().rms_att.data()) == base + 28 + 512 * 64 * 4);
+  CHECK(reinterpret_cast<const std::byte*>(legacy.weights().rms_final.data() + 64) + 512 * 8 * 4 ==
+        base + legacy.bytes().size());  // then only the RoPE tables (seq_len × head_dim floats)
+  auto v1 = llama2c::load<tiny>(data_dir + "tiny_v1.bin").value();
+  CHECK(reinterpret_cast<const std::byte*>(v1.weights().rms_att.data()) == v1.bytes().data() + 256);
+  CHECK(reinterpret_cast<const std::byte*>(v1.weights().classifier.data() + v1.weights().classifier.size()) ==
+        v1.bytes().data() + v1.bytes().size());
+  const auto header = v1.header();
+  std::vector<float> copy(v1.bytes().size() / 4 + 1);
+  std::memcpy(copy.data(), v1.bytes().data(), v1.bytes().size());
+  const auto* raw = reinterpret_cast<const std::byte*>(copy.data());
+  CHECK(llama2c::map_weights<tiny>(header, std::span(raw, v1.bytes().size() - 4)).error().message ==
+        "map_weights: " + std::to_string(v1.bytes().size() - 4) + " bytes for a header that implies " +
+            std::to_string(v1.bytes().size()));
+  CHECK(llama2c::map_weights<tiny>(header, std::span(raw + 1, v1.bytes().size())).error().message ==
+        "map_weights: the bytes are not aligned for float");
+  CHECK(llama2c::map_weights<tiny>(header, std::span(raw, v1.bytes().size())).has_value());
 }
 
 TEST_CASE("file size against the header: truncated and overlong files") {
