@@ -251,11 +251,11 @@ class Safetensors {
   std::size_t data_offset() const noexcept { return data_offset_; }
   std::string path() const { return file_ ? file_->path() : std::string(); }
 
+  // O(log n): files with thousands of tensors are looked up tensor by tensor.
   const SafetensorsEntry* find(std::string_view name) const noexcept {
-    for (const auto& e : entries_) {
-      if (e.name == name) return &e;
-    }
-    return nullptr;
+    const auto it = std::lower_bound(by_name_.begin(), by_name_.end(), name,
+                                     [this](std::size_t i, std::string_view key) { return entries_[i].name < key; });
+    return it != by_name_.end() && entries_[*it].name == name ? &entries_[*it] : nullptr;
   }
   std::span<const std::byte> bytes(const SafetensorsEntry& e) const noexcept {
     return bytes_.subspan(data_offset_ + e.begin, e.end - e.begin);
@@ -440,13 +440,17 @@ class Safetensors {
       return bad("bytes " + std::to_string(cursor) + "-" + std::to_string(data_size) +
                  " of the data section belong to no tensor");
     }
+    by_name_.resize(entries_.size());
+    for (std::size_t i = 0; i < by_name_.size(); ++i) by_name_[i] = i;
+    std::sort(by_name_.begin(), by_name_.end(), [this](std::size_t a, std::size_t b) { return entries_[a].name < entries_[b].name; });
     return {};
   }
 
   std::optional<MappedFile> file_;
   std::span<const std::byte> bytes_;
   std::size_t data_offset_ = 0;
-  std::vector<SafetensorsEntry> entries_;
+  std::vector<SafetensorsEntry> entries_;          // in data order
+  std::vector<std::size_t> by_name_;                // indices into entries_, sorted by name
   std::vector<std::pair<std::string, std::string>> metadata_;
 };
 
