@@ -3,13 +3,11 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
-#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -18,42 +16,7 @@
 #include <forma/models/llama.hpp>
 #include <forma/models/presets.hpp>
 
-// Counts every allocation in this test executable (the decode-loop test reads it), aligned ones
-// (forma's tensor storage) included.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // malloc/free behind new/delete is the point
-#endif
-namespace {
-std::atomic<std::size_t> allocations{0};
-}
-void* operator new(std::size_t size) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, std::align_val_t alignment) {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  const auto a = static_cast<std::size_t>(alignment);
-  if (void* p = std::aligned_alloc(a, (size + a - 1) / a * a)) return p;
-  throw std::bad_alloc();
-}
-// The nothrow forms too: every allocation function is replaced, or a library nothrow new would
-// meet this delete.
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  return std::malloc(size == 0 ? 1 : size);
-}
-void* operator new(std::size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
-  allocations.fetch_add(1, std::memory_order_relaxed);
-  const auto a = static_cast<std::size_t>(alignment);
-  return std::aligned_alloc(a, (size + a - 1) / a * a);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+#include "allocation_counter.hpp"
 
 namespace llama2c = forma::io::llama2c;
 using forma::presets::any_llama;
@@ -210,15 +173,15 @@ TEST_CASE("decoding a token allocates nothing") {
   auto checkpoint = llama2c::load<stories260k>(stories_path).value();
   forma::Llama<stories260k> model(checkpoint.weights());
   (void)model.forward(1, 0).value();
-  const std::size_t before = allocations.load();
+  const std::size_t before = forma::testing::allocations_now().count;
   std::int32_t token = 1;
   for (std::size_t pos = 1; pos < 100; ++pos) {
     const auto logits = model.forward(token, pos).value();
     token = static_cast<std::int32_t>(static_cast<std::size_t>(std::fabs(logits(0)) * 1000) % 512);
   }
-  CHECK(allocations.load() - before == 0);
+  CHECK(forma::testing::allocations_now().count - before == 0);
   // The counter does see forma's (aligned) allocations.
-  const std::size_t probe_before = allocations.load();
+  const std::size_t probe_before = forma::testing::allocations_now().count;
   { const forma::Vector<float, 8> probe; (void)probe; }
-  CHECK(allocations.load() - probe_before == 1);
+  CHECK(forma::testing::allocations_now().count - probe_before == 1);
 }

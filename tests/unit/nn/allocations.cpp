@@ -3,71 +3,16 @@
 // workers × (Block·head_dim + 3·Block) floats, whatever the sequence length — while the plain
 // path's score buffer grows with it.
 //
-// Every allocation of this executable is counted by replacing the global operator new. The
-// sanitized build links all unit suites into one program, where the models suite already replaces
-// operator new; there (ASan) these cases are skipped rather than defining it twice.
+// Allocations are counted by the unit programs' operator new (tests/support/counting_new.cpp).
 #include <doctest/doctest.h>
-
-#include <atomic>
-#include <cstdlib>
-#include <new>
 
 #include <forma/forma.hpp>
 
+#include "allocation_counter.hpp"
 #include "block_fixture.hpp"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define FORMA_NN_COUNTS_ALLOCATIONS 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define FORMA_NN_COUNTS_ALLOCATIONS 0
-#endif
-#endif
-#if !defined(FORMA_NN_COUNTS_ALLOCATIONS)
-#define FORMA_NN_COUNTS_ALLOCATIONS 1
-#endif
-
-namespace {
-std::atomic<std::size_t> allocation_count{0};
-std::atomic<std::size_t> allocated_bytes{0};
-
-struct Allocations {
-  std::size_t count, bytes;
-};
-Allocations allocations_now() { return {allocation_count.load(), allocated_bytes.load()}; }
-}  // namespace
-
-#if FORMA_NN_COUNTS_ALLOCATIONS
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"  // malloc/free behind new/delete is the point
-#endif
-namespace {
-void* counted(std::size_t size, std::size_t alignment) noexcept {
-  allocation_count.fetch_add(1, std::memory_order_relaxed);
-  allocated_bytes.fetch_add(size, std::memory_order_relaxed);
-  if (alignment <= alignof(std::max_align_t)) return std::malloc(size == 0 ? 1 : size);
-  return std::aligned_alloc(alignment, (size + alignment - 1) / alignment * alignment);
-}
-}  // namespace
-void* operator new(std::size_t size) {
-  if (void* p = counted(size, 0)) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, std::align_val_t alignment) {
-  if (void* p = counted(size, static_cast<std::size_t>(alignment))) return p;
-  throw std::bad_alloc();
-}
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted(size, 0); }
-void* operator new(std::size_t size, std::align_val_t alignment, const std::nothrow_t&) noexcept {
-  return counted(size, static_cast<std::size_t>(alignment));
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-#endif
+using forma::testing::Allocations;
+using forma::testing::allocations_now;
 
 using forma::dyn;
 using forma::extents;
@@ -104,8 +49,7 @@ auto make_cache(const nn::TransformerShape& s) {
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("decoding a token through a block allocates nothing" *
-                       doctest::skip(!FORMA_NN_COUNTS_ALLOCATIONS),
+TEST_CASE_TEMPLATE("decoding a token through a block allocates nothing",
                    Cfg, Case<llama, false>, Case<llama_flash, false>, Case<gpt2, false>,
                    Case<llama, true>, Case<llama_flash, true>, Case<gpt2, true>) {
   constexpr nn::TransformerConfig C = Cfg::value;
@@ -132,8 +76,7 @@ TEST_CASE_TEMPLATE("decoding a token through a block allocates nothing" *
   CHECK(after.bytes - before.bytes == 0);
 }
 
-TEST_CASE("flash attention's extra memory is O(block × head_dim), whatever the length" *
-          doctest::skip(!FORMA_NN_COUNTS_ALLOCATIONS)) {
+TEST_CASE("flash attention's extra memory is O(block × head_dim), whatever the length") {
   constexpr std::size_t H = 4, KVH = 2, Dh = 16, Block = 16;
   const std::size_t workers = static_cast<std::size_t>(forma::parallel_threads());
   const std::size_t scratch_bytes = workers * (Block * Dh + 3 * Block) * sizeof(float);
