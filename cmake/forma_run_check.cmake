@@ -1,5 +1,5 @@
 # forma_run_check.cmake — run by CTest: runs a program and checks its exit status and output.
-#   -DPROGRAM=<path> -DARGS=<arguments separated by |> [-DWORKING_DIRECTORY=<dir>]
+#   -DPROGRAM=<path> -DARGS=<arguments, each followed by |> [-DWORKING_DIRECTORY=<dir>]
 #   -DEXPECT_EXIT=zero|nonzero
 #   [-DEXPECT_STDOUT_FILE=<file>] [-DAPPEND_NEWLINE=ON]  stdout must equal the file (+ "\n")
 #   [-DEXPECT_STDOUT_REGEX=<regex>] [-DEXPECT_STDERR_REGEX=<regex>]
@@ -7,17 +7,25 @@
 #   [-DSTDIN_FILE=<file>]
 cmake_minimum_required(VERSION 3.25)
 
+# ARGS ends with one more "|", which keeps a last argument's trailing white space (cmake trims a
+# -D value's). Each argument goes to the program as written, empty ones included, through
+# bracket arguments (a list expanded unquoted would drop empty elements; a bracket argument drops
+# a newline that opens it, so no argument may start with one).
+string(REGEX REPLACE "\\|$" "" ARGS "${ARGS}")
 string(REPLACE "|" ";" arguments "${ARGS}")
 if(NOT DEFINED WORKING_DIRECTORY)
   set(WORKING_DIRECTORY ".")
 endif()
-set(input_option "")
+set(command "execute_process(COMMAND [==[${PROGRAM}]==]")
+foreach(argument IN LISTS arguments)
+  string(APPEND command " [==[${argument}]==]")
+endforeach()
+string(APPEND command " WORKING_DIRECTORY [==[${WORKING_DIRECTORY}]==]"
+                      " RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err")
 if(DEFINED STDIN_FILE)
-  set(input_option INPUT_FILE "${STDIN_FILE}")
+  string(APPEND command " INPUT_FILE [==[${STDIN_FILE}]==]")
 endif()
-execute_process(COMMAND "${PROGRAM}" ${arguments}
-                WORKING_DIRECTORY "${WORKING_DIRECTORY}"
-                RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE err ${input_option})
+cmake_language(EVAL CODE "${command})")
 
 if(EXPECT_EXIT STREQUAL "zero" AND NOT status EQUAL 0)
   message(FATAL_ERROR "exit status ${status}, expected 0\nstdout:\n${out}\nstderr:\n${err}")
