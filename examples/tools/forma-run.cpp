@@ -57,7 +57,7 @@ struct Options {
       "  -m <string> mode: generate|chat, default: generate\n"
       "  -y <string> (optional) system prompt in chat mode\n"
       "  -k <int>    top-k: sample among the k most likely tokens, default 0 = off\n"
-      "  -o <string> output: text|ids, default: text\n"
+      "  -o <string> output: text|ids (ids: generate mode only), default: text\n"
       "  -a <string> arithmetic: llama2c (run.c's summation order) | fast, default: llama2c\n",
       stderr);
   std::exit(EXIT_FAILURE);
@@ -101,6 +101,7 @@ Options parse(int argc, char** argv) {
     usage();
   }
   if (o.output != "text" && o.output != "ids") fail("unknown output '" + o.output + "' (text or ids)");
+  if (o.output == "ids" && o.mode == "chat") fail("-o ids is for -m generate (chat prints its turns as text)");
   if (o.arithmetic != "llama2c" && o.arithmetic != "fast") {
     fail("unknown arithmetic '" + o.arithmetic + "' (llama2c or fast)");
   }
