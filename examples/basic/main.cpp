@@ -14,6 +14,11 @@
 #include <forma/text/generate.hpp>
 
 int main(int argc, char** argv) {
+  // No arguments, or a checkpoint and a tokenizer (and a prompt): anything else would be ignored.
+  if (argc == 2 || argc > 4) {
+    std::fprintf(stderr, "usage: basic [checkpoint.bin tokenizer.bin [prompt]]\n");
+    return 1;
+  }
   const std::string checkpoint_path = argc > 2 ? argv[1] : FORMA_MODEL_DIR "/stories260K.bin";
   const std::string tokenizer_path = argc > 2 ? argv[2] : FORMA_MODEL_DIR "/tok512.bin";
   const std::string prompt = argc > 3 ? argv[3] : "";
