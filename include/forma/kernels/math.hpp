@@ -50,11 +50,16 @@ FORMA_HD inline T gelu_tanh(T x) noexcept {
   return T(0.5) * x * (T(1) + tanh(inner));
 }
 
-// One RoPE rotation of the pair (a, b) by the angle whose cosine and sine are given.
+// One RoPE rotation of the pair (a, b) by the angle whose cosine and sine are given: run.c's
+// a·cos − b·sin and a·sin + b·cos, each product and sum rounded on its own. The difference is
+// written as a sum with the negated sine, which rounds identically (negation is exact), because
+// GCC 12's loop vectorizer turns the subtract/add pair into vfmaddsub (a fused multiply-add)
+// when FMA is available (-march=native), even under -ffp-contract=off — and the logits drift
+// from run.c's in the last bits (tests/fma).
 template <class T>
 FORMA_HD inline void rotate_pair(T& a, T& b, T cos_angle, T sin_angle) noexcept {
   const T a0 = a, b0 = b;
-  a = a0 * cos_angle - b0 * sin_angle;
+  a = a0 * cos_angle + b0 * -sin_angle;
   b = a0 * sin_angle + b0 * cos_angle;
 }
 
