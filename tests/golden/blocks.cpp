@@ -19,14 +19,8 @@ namespace {
 using Vec = forma::Tensor<float, forma::dextents<1>>;
 using Mat = forma::Tensor<float, forma::dextents<2>>;
 
-constexpr nn::TransformerConfig with_flash(nn::TransformerConfig c, std::size_t block) {
-  c.flash_block = block;
-  return c;
-}
-constexpr nn::TransformerConfig dynamic_of(nn::TransformerConfig c) {
-  c.dim = c.hidden = c.layers = c.heads = c.kv_heads = c.max_seq = dyn;
-  return c;
-}
+using golden::dynamic_of;
+using golden::with_flash;
 
 // "H 8 / KVH 4, D 64, hidden 172, max_seq 12": the block's shape, for the report.
 std::string describe(const nn::TransformerShape& s) {

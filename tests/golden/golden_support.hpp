@@ -21,6 +21,7 @@
 
 #include <forma/core.hpp>
 #include <forma/io/npy.hpp>
+#include <forma/nn/config.hpp>
 
 namespace golden {
 
@@ -170,6 +171,17 @@ void check_exact(const std::string& op, const std::string& detail, const A& got,
   MESSAGE(op << " " << detail << ": max abs error " << e.abs << ", must be exact");
   CHECK(e.abs == 0.0);
   report.add({op, detail, shape_of(expected), e, 0.0});
+}
+
+// A block config with flash attention of the given block size.
+constexpr forma::nn::TransformerConfig with_flash(forma::nn::TransformerConfig c, std::size_t block) {
+  c.flash_block = block;
+  return c;
+}
+// The same config with every extent dynamic (the run-time-shaped instantiation).
+constexpr forma::nn::TransformerConfig dynamic_of(forma::nn::TransformerConfig c) {
+  c.dim = c.hidden = c.layers = c.heads = c.kv_heads = c.max_seq = forma::dyn;
+  return c;
 }
 
 }  // namespace golden

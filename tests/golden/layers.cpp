@@ -116,14 +116,8 @@ void run_attention(const char* op, const std::string& detail, const A& attention
   golden::check(op, detail + ", decode", decode, y, 1e-5);
 }
 
-constexpr nn::TransformerConfig with_flash(nn::TransformerConfig c, std::size_t block) {
-  c.flash_block = block;
-  return c;
-}
-constexpr nn::TransformerConfig dynamic_of(nn::TransformerConfig c) {
-  c.dim = c.hidden = c.layers = c.heads = c.kv_heads = c.max_seq = dyn;
-  return c;
-}
+using golden::dynamic_of;
+using golden::with_flash;
 
 // The Llama attention (no biases, interleaved RoPE): D 72, H 4, KVH 2 (head_dim 18), T 9.
 constexpr nn::TransformerConfig llama_attention{.dim = 72, .hidden = 172, .layers = 1, .heads = 4,
