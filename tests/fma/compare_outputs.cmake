@@ -22,4 +22,8 @@ if(NOT plain_out STREQUAL fma_out)
 endif()
 string(REGEX MATCHALL "\n" lines "${plain_out}")
 list(LENGTH lines count)
+# 160 positions × (decode, prefill) × (static, dynamic): fewer lines would compare nothing.
+if(count LESS 640)
+  message(FATAL_ERROR "logits_bits printed ${count} lines, expected 640:\n${plain_out}")
+endif()
 message(STATUS "${count} lines identical")
