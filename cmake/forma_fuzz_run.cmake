@@ -4,7 +4,7 @@
 # New inputs go to a scratch corpus (the seed directories are only read). Any crash, leak,
 # sanitizer report, timeout or out-of-memory makes libFuzzer exit non-zero: the test fails and
 # prints the report; the input is left in WORK_DIR (crash-*, leak-*, timeout-*, oom-*) and the
-# whole output in WORK_DIR/fuzzer.log. On success
+# whole output in WORK_DIR/fuzzer.log and libFuzzer's exit status in WORK_DIR/fuzzer.status. On success
 # it prints libFuzzer's final line and how many inputs it ran.
 cmake_minimum_required(VERSION 3.25)
 if(NOT DEFINED INPUT_TIMEOUT)
@@ -19,6 +19,7 @@ execute_process(
   WORKING_DIRECTORY "${WORK_DIR}"
   RESULT_VARIABLE status OUTPUT_VARIABLE out ERROR_VARIABLE out)
 file(WRITE "${WORK_DIR}/fuzzer.log" "${out}")
+file(WRITE "${WORK_DIR}/fuzzer.status" "${status}")
 if(NOT status EQUAL 0)
   message(FATAL_ERROR "fuzzer ${FUZZER} failed (status ${status}):\n${out}")
 endif()
