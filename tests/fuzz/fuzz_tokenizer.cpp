@@ -4,7 +4,10 @@
 //    remove_extra_whitespaces, and decoded back (ids must be in range; nothing may crash).
 //  - The text is also encoded with a fixed llama2.c-style vocabulary (byte fallback, merges,
 //    multi-byte pieces) where run.c's encode must round-trip any bytes exactly: decode(encode(s))
-//    == s, malformed UTF-8 included. A violation aborts.
+//    == s, malformed UTF-8 included.
+//  - For texts up to 64 bytes, run.c mode's ids must equal a transcription of run.c's own encode
+//    loop (tests/support/runc_encode.hpp) with both vocabularies — the fuzzed one may hold empty
+//    or duplicate pieces and NaN scores. A violation aborts.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +19,8 @@
 #include <vector>
 
 #include <forma/text/tokenizer.hpp>
+
+#include "runc_encode.hpp"
 
 namespace {
 
@@ -68,6 +73,10 @@ void exercise(forma::text::Tokenizer& tokenizer, std::string_view text) {
         if (!tokenizer.contains(id)) std::abort();
       }
       (void)tokenizer.decode_all(*tokens);
+      if (mode == forma::text::EncodeMode::run_c && !normalize && text.size() <= 64 &&
+          *tokens != forma_test::runc_encode(tokenizer, text, true, true)) {
+        std::abort();
+      }
     }
   }
 }

@@ -460,34 +460,75 @@ class Tokenizer {
     return {scores_[static_cast<std::size_t>(id)], id};
   }
 
-  // Greedy BPE, as run.c does it: merge the adjacent pair with the best score (the leftmost of
-  // equal ones; nothing at or below −1e10, run.c's starting best) until no pair is a token. Each
-  // pair's candidate is kept and only the two next to a merge are looked up again, so a pass costs
-  // comparisons, not lookups.
+  // Greedy BPE with run.c's result: merge the adjacent pair with the best score (the leftmost of
+  // equal ones; nothing at or below −1e10, run.c's starting best, and no NaN) until no pair is a
+  // token. run.c rescans every pair after each merge (O(n²) lookups); here the symbols form a
+  // linked list and the candidate pairs a max-heap ordered by (score, then leftmost position), so
+  // each merge costs O(log n) and looks up only the two pairs it creates: O(n log n) in all. A
+  // merged symbol keeps its left neighbour's position, so "leftmost position" in the heap is
+  // leftmost in the current sequence, which makes the choice identical to run.c's scan. A heap
+  // entry whose pair has changed since it was pushed is stale and skipped.
+  // (tests/unit/text/tokenizer.cpp checks it against a transcription of run.c's loop.)
   void merge(std::vector<symbol>& symbols, bool sentencepiece) const {
-    if (symbols.size() < 2) return;
+    // 32-bit positions keep a heap entry at 24 bytes (the heap's cache misses dominate long texts).
+    if (symbols.size() < 0xFFFFFFF0u) {
+      merge_with<std::uint32_t>(symbols, sentencepiece);
+    } else {
+      merge_with<std::size_t>(symbols, sentencepiece);
+    }
+  }
+
+  template <class Index>
+  void merge_with(std::vector<symbol>& symbols, bool sentencepiece) const {
+    const std::size_t n = symbols.size();
+    if (n < 2) return;
+    struct pair_entry {
+      float score;
+      std::int32_t id;                  // the merged token
+      std::int32_t left_id, right_id;   // the pair's tokens when it was pushed
+      Index left, right;                // positions in `symbols`
+    };
+    const auto lower = [](const pair_entry& a, const pair_entry& b) {
+      return a.score < b.score || (a.score == b.score && a.left > b.left);
+    };
+    constexpr Index none = static_cast<Index>(-1);      // no neighbour
+    constexpr Index merged_away = static_cast<Index>(-2);  // next[] of a symbol merged into its left
+    std::vector<Index> next(n), previous(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      next[i] = i + 1 < n ? static_cast<Index>(i + 1) : none;
+      previous[i] = i > 0 ? static_cast<Index>(i - 1) : none;
+    }
+    std::vector<pair_entry> heap;
+    heap.reserve(n);
     std::string buffer;
-    std::vector<merge_candidate> pairs(symbols.size() - 1);
-    for (std::size_t i = 0; i + 1 < symbols.size(); ++i) {
-      pairs[i] = candidate(symbols[i], symbols[i + 1], sentencepiece, buffer);
-    }
-    while (!pairs.empty()) {
-      float best_score = -1e10f;
-      std::size_t best = pairs.size();
-      for (std::size_t i = 0; i < pairs.size(); ++i) {
-        if (pairs[i].id >= 0 && pairs[i].score > best_score) {
-          best_score = pairs[i].score;
-          best = i;
-        }
+    const auto push = [&](Index left, Index right) {
+      const merge_candidate c = candidate(symbols[left], symbols[right], sentencepiece, buffer);
+      if (c.id < 0 || !(c.score > -1e10f)) return;
+      heap.push_back({c.score, c.id, symbols[left].id, symbols[right].id, left, right});
+      std::push_heap(heap.begin(), heap.end(), lower);
+    };
+    for (std::size_t i = 0; i + 1 < n; ++i) push(static_cast<Index>(i), static_cast<Index>(i + 1));
+    while (!heap.empty()) {
+      std::pop_heap(heap.begin(), heap.end(), lower);
+      const pair_entry top = heap.back();
+      heap.pop_back();
+      // Stale unless the two are still neighbours (so both are alive) holding the same tokens: a
+      // pair's candidate depends only on its two tokens, so then the entry is as good as new.
+      if (next[top.left] != top.right || symbols[top.left].id != top.left_id ||
+          symbols[top.right].id != top.right_id) {
+        continue;
       }
-      if (best == pairs.size()) return;
-      const std::int32_t merged = pairs[best].id;
-      symbols[best] = {merged, stored_piece(merged)};
-      symbols.erase(symbols.begin() + static_cast<std::ptrdiff_t>(best) + 1);
-      pairs.erase(pairs.begin() + static_cast<std::ptrdiff_t>(best));
-      if (best > 0) pairs[best - 1] = candidate(symbols[best - 1], symbols[best], sentencepiece, buffer);
-      if (best < pairs.size()) pairs[best] = candidate(symbols[best], symbols[best + 1], sentencepiece, buffer);
+      symbols[top.left] = {top.id, stored_piece(top.id)};
+      const Index after = next[top.right];
+      next[top.right] = merged_away;
+      next[top.left] = after;
+      if (after != none) previous[after] = top.left;
+      if (previous[top.left] != none) push(previous[top.left], top.left);
+      if (after != none) push(top.left, after);
     }
+    std::size_t kept = 0;
+    for (Index i = 0; i != none; i = next[i]) symbols[kept++] = symbols[i];
+    symbols.resize(kept);
   }
 
   std::vector<std::string> pieces_;

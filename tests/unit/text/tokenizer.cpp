@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <limits>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +16,7 @@
 #include <forma/core/contract.hpp>
 #include <forma/text/tokenizer.hpp>
 
+#include "runc_encode.hpp"
 #include "text_support.hpp"
 
 using forma::text::EncodeMode;
@@ -346,6 +349,60 @@ TEST_CASE("invalid UTF-8 encodes through byte fallback without crashing") {
   CHECK(ids[5] == 0xC3 + 3);
   // Five continuation bytes: run.c cuts a code point after at most 4 bytes.
   CHECK(llama2().decode_all(llama2().encode("\x80\x80\x80\x80\x80").value()).value() == "\x80\x80\x80\x80\x80");
+}
+
+TEST_CASE("run.c mode equals a transcription of run.c's encode loop on random text") {
+  // forma's merge is a heap over a linked list; run.c rescans every pair. They must agree on
+  // every text, with the shipped vocabularies and with small ones full of equal scores (where
+  // only the leftmost-first rule decides), scores at or below −1e10 and NaN (never merged).
+  std::mt19937 rng(20261202);
+  const auto pick = [&](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+  const std::vector<std::string> fragments{
+      "Once", " upon", " a", " time", ",", ".", " ", "  ", "\n", "Lily", " saw", "the", "ing", "123", "4.5",
+      "\xC3\xA9", "\xE4\xB8\xAD\xE6\x96\x87", "\xF0\x9F\x98\x80", "\xE2\x96\x81", "\t", "!?", "don't",
+      "\x80", "\xFF", "\xC3", "aaaa", "ab", "ba", "<0x41>", std::string("\0", 1)};
+  for (const Tokenizer* t : {&tok512(), &llama2()}) {
+    for (int round = 0; round < 300; ++round) {
+      std::string text;
+      const std::size_t parts = pick(60);
+      for (std::size_t i = 0; i < parts; ++i) {
+        if (pick(8) == 0) {
+          text.push_back(static_cast<char>(pick(256)));
+        } else {
+          text += fragments[pick(fragments.size())];
+        }
+      }
+      const bool bos = pick(2) == 1, eos = pick(2) == 1;
+      INFO("text (hex): " << printable_hex(text));
+      REQUIRE(t->encode(text, bos, eos).value() == forma_test::runc_encode(*t, text, bos, eos));
+    }
+  }
+  // Vocabularies over {a, b, space}: every string of length 2..4 is a token, scores drawn from a
+  // few values so that ties are everywhere.
+  std::vector<std::string> strings{" ", "a", "b"};
+  for (std::size_t length = 2; length <= 4; ++length) {
+    std::vector<std::string> longer;
+    for (const std::string& s : strings) {
+      if (s.size() != length - 1) continue;
+      for (const char c : std::string(" ab")) longer.push_back(s + c);
+    }
+    strings.insert(strings.end(), longer.begin(), longer.end());
+  }
+  const float scores[] = {-1.0f, -2.0f, -3.0f, -1e10f, -2e10f, std::numeric_limits<float>::quiet_NaN(), 0.0f, -0.0f};
+  for (int vocabulary = 0; vocabulary < 40; ++vocabulary) {
+    std::vector<std::pair<float, std::string>> normal;
+    for (const std::string& s : strings) {
+      normal.push_back({s.size() == 1 ? -1.0f : scores[pick(vocabulary % 2 == 0 ? 3 : std::size(scores))], s});
+    }
+    const Tokenizer t = text_test::parse(text_test::tokenizer_bytes(8, text_test::vocabulary_with(normal))).value();
+    for (int round = 0; round < 60; ++round) {
+      std::string text;
+      const std::size_t length = pick(80);
+      for (std::size_t i = 0; i < length; ++i) text.push_back(" ab"[pick(3)]);
+      INFO("vocabulary " << vocabulary << ", text '" << text << "'");
+      REQUIRE(t.encode(text).value() == forma_test::runc_encode(t, text, false, false));
+    }
+  }
 }
 
 TEST_CASE("a long text encodes (the merge keeps its candidates, no quadratic lookups)") {
