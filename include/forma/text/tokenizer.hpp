@@ -174,9 +174,17 @@ class Tokenizer {
   void set_remove_extra_whitespaces(bool on) noexcept { remove_extra_whitespaces_ = on; }
   bool removes_extra_whitespaces() const noexcept { return remove_extra_whitespaces_; }
 
+  // encode() takes texts shorter than this (4 GiB less 256 bytes); split longer ones.
+  static constexpr std::size_t max_text_bytes = 0xFFFF'FF00u;
+
   // The tokens of `text` into `tokens` (cleared first; its capacity is reused).
   Result<void> encode(std::string_view text, bool bos, bool eos, std::vector<std::int32_t>& tokens) const {
     tokens.clear();
+    if (text.size() >= max_text_bytes) {
+      return make_error(errc::invalid_argument, "encode: a text of " + std::to_string(text.size()) +
+                                                    " bytes is too long (the limit is " +
+                                                    std::to_string(max_text_bytes - 1) + "); split it");
+    }
     if ((bos && !contains(bos_token)) || (eos && !contains(eos_token))) {
       return make_error(errc::invalid_argument, "encode: a vocabulary of " + std::to_string(vocab_size()) +
                                                     " tokens has no " + (bos && !contains(bos_token) ? "BOS (1)" : "EOS (2)"));
@@ -469,17 +477,10 @@ class Tokenizer {
   // leftmost in the current sequence, which makes the choice identical to run.c's scan. A heap
   // entry whose pair has changed since it was pushed is stale and skipped.
   // (tests/unit/text/tokenizer.cpp checks it against a transcription of run.c's loop.)
+  // Positions are 32-bit (encode refuses texts of max_text_bytes or more), which keeps a heap
+  // entry at 24 bytes: the heap's cache misses dominate on long texts.
   void merge(std::vector<symbol>& symbols, bool sentencepiece) const {
-    // 32-bit positions keep a heap entry at 24 bytes (the heap's cache misses dominate long texts).
-    if (symbols.size() < 0xFFFFFFF0u) {
-      merge_with<std::uint32_t>(symbols, sentencepiece);
-    } else {
-      merge_with<std::size_t>(symbols, sentencepiece);
-    }
-  }
-
-  template <class Index>
-  void merge_with(std::vector<symbol>& symbols, bool sentencepiece) const {
+    using Index = std::uint32_t;
     const std::size_t n = symbols.size();
     if (n < 2) return;
     struct pair_entry {

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -13,7 +14,11 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <forma/core/contract.hpp>
+#include <forma/io/mmap.hpp>
 #include <forma/text/tokenizer.hpp>
 
 #include "runc_encode.hpp"
@@ -411,6 +416,30 @@ TEST_CASE("a long text encodes (the merge keeps its candidates, no quadratic loo
   const auto ids = llama2().encode(text).value();
   CHECK(ids.size() < text.size() / 3);
   CHECK(llama2().decode_all(ids).value() == text);
+}
+
+TEST_CASE("a text of 4 GiB or more is refused with a clear error before any of it is read") {
+  // The text is a sparse file mapped read-only (no memory or disk for its zeros): encode must
+  // refuse it from its size alone, as its 32-bit merge positions require.
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("forma-tokenizer-" + std::to_string(::getpid()) + "-huge.txt")).string();
+  const std::size_t size = Tokenizer::max_text_bytes;
+  {
+    const int fd = ::open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(::ftruncate(fd, static_cast<off_t>(size)) == 0);
+    REQUIRE(::close(fd) == 0);
+  }
+  auto file = forma::io::MappedFile::open(path);
+  REQUIRE_MESSAGE(file, file.error().to_string());
+  const std::string_view text(reinterpret_cast<const char*>(file->bytes().data()), file->size());
+  std::vector<std::int32_t> tokens{7};
+  const auto refused = tok512().encode(text, true, false, tokens);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().to_string().find("encode: a text of 4294967040 bytes is too long (the limit is 4294967039); split it") !=
+        std::string::npos);
+  CHECK(tokens.empty());
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("hostile tokenizer files are errors, not crashes") {
