@@ -10,6 +10,14 @@
 
 namespace forma::testing {
 
+// The error text of a Result for a REQUIRE_MESSAGE, empty when it holds a value. doctest builds a
+// message also for an assertion that passes (with -s), so `r.error()` must not be read then: on a
+// Result that holds a value it names a union member that is not there.
+template <class R>
+std::string error_text(const R& result) {
+  return result ? std::string() : result.error().to_string();
+}
+
 // A tensor of type TensorType with the given extents (static ones must match, dynamic ones are
 // taken), so one test body runs on Matrix<float, 3, 4> and Matrix<float, dyn, dyn> alike.
 template <class TensorType, class... Sizes>

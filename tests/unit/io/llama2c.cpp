@@ -13,6 +13,8 @@
 #include <forma/io/llama2c.hpp>
 #include <forma/models/presets.hpp>
 
+#include "test_support.hpp"
+
 namespace llama2c = forma::io::llama2c;
 using forma::dyn;
 using forma::LlamaConfig;
@@ -85,7 +87,7 @@ std::string legacy_header(std::array<std::int32_t, 7> fields) {
 
 TEST_CASE("stories260K loads into its static type, zero copy, with the values NumPy reads") {
   auto checkpoint = llama2c::load<forma::presets::stories260k>(stories_path);
-  REQUIRE_MESSAGE(checkpoint, checkpoint.error().to_string());
+  REQUIRE_MESSAGE(checkpoint, forma::testing::error_text(checkpoint));
   const auto& h = checkpoint->header();
   CHECK(h.kind == llama2c::format::legacy);
   CHECK(h.dim == 64);
@@ -113,14 +115,14 @@ TEST_CASE("the same file loads into an all-dynamic config with the same views") 
 
 TEST_CASE("legacy, legacy with a separate classifier, and version 1 all map their weights") {
   auto shared = llama2c::load<tiny>(data_dir + "tiny_legacy.bin");
-  REQUIRE_MESSAGE(shared, shared.error().to_string());
+  REQUIRE_MESSAGE(shared, forma::testing::error_text(shared));
   CHECK(check_spots("tiny_legacy.bin", shared->weights()) == 12);
   auto separate = llama2c::load<tiny>(data_dir + "tiny_legacy_separate.bin");
-  REQUIRE_MESSAGE(separate, separate.error().to_string());
+  REQUIRE_MESSAGE(separate, forma::testing::error_text(separate));
   CHECK_FALSE(separate->header().shared_classifier);
   CHECK(check_spots("tiny_legacy_separate.bin", separate->weights()) == 12);
   auto v1 = llama2c::load<tiny>(data_dir + "tiny_v1.bin");
-  REQUIRE_MESSAGE(v1, v1.error().to_string());
+  REQUIRE_MESSAGE(v1, forma::testing::error_text(v1));
   CHECK(v1->header().kind == llama2c::format::fp32_v1);
   CHECK(v1->header().header_bytes == 256);
   CHECK(check_spots("tiny_v1.bin", v1->weights()) == 12);
@@ -128,7 +130,7 @@ TEST_CASE("legacy, legacy with a separate classifier, and version 1 all map thei
 
 TEST_CASE("version 2 (Q8_0) is parsed and validated, and refused as fp32 weights") {
   auto header = llama2c::read_header(data_dir + "tiny_v2.bin");
-  REQUIRE_MESSAGE(header, header.error().to_string());
+  REQUIRE_MESSAGE(header, forma::testing::error_text(header));
   CHECK(header->kind == llama2c::format::q8_0_v2);
   CHECK(header->group_size == 8);
   CHECK_FALSE(header->shared_classifier);

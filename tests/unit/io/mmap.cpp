@@ -13,6 +13,8 @@
 #include <forma/io/common.hpp>
 #include <forma/io/mmap.hpp>
 
+#include "test_support.hpp"
+
 namespace io = forma::io;
 
 namespace {
@@ -39,7 +41,7 @@ TEST_CASE("a sparse file of 5 GiB maps whole: bytes past 2^31 and 2^32 read back
     REQUIRE(::close(fd) == 0);
   }
   auto file = io::MappedFile::open(path);
-  REQUIRE_MESSAGE(file, file.error().to_string());
+  REQUIRE_MESSAGE(file, forma::testing::error_text(file));
   CHECK(file->size() == size);
   const auto bytes = file->bytes();
   REQUIRE(bytes.size() == size);

@@ -13,6 +13,8 @@
 #include <forma/core/compare.hpp>
 #include <forma/io/npy.hpp>
 
+#include "test_support.hpp"
+
 using forma::dyn;
 using forma::extents;
 using forma::Matrix;
@@ -49,7 +51,7 @@ TEST_CASE_TEMPLATE("a float32 matrix written by NumPy loads in C order, Fortran 
   for (const char* name : {"f4_3x4.npy", "f4_3x4_fortran.npy", "f4_3x4_v2.npy", "f4_3x4_v3.npy"}) {
     INFO(name);
     auto m = io::load_npy<M>(dir + name);
-    REQUIRE_MESSAGE(m, m.error().to_string());
+    REQUIRE_MESSAGE(m, forma::testing::error_text(m));
     REQUIRE(m->extent(0) == 3);
     REQUIRE(m->extent(1) == 4);
     for (std::size_t i = 0; i < 3; ++i) {
@@ -226,7 +228,7 @@ TEST_CASE_TEMPLATE("save_npy then load_npy gives back every dtype, 0-d and empty
   const std::string path = scratch_path("roundtrip.npy");
   REQUIRE(io::save_npy(path, cube));
   const auto back = io::load_npy<Tensor<T, extents<dyn, 3, dyn>>>(path);
-  REQUIRE_MESSAGE(back, back.error().to_string());
+  REQUIRE_MESSAGE(back, forma::testing::error_text(back));
   CHECK(back->extent(2) == 2);
   CHECK(std::memcmp(back->data(), cube.data(), sizeof(T) * cube.size()) == 0);
   const auto header = io::read_npy(path).value();

@@ -14,6 +14,8 @@
 
 #include <forma/io/safetensors.hpp>
 
+#include "test_support.hpp"
+
 using forma::dyn;
 using forma::Matrix;
 using forma::Vector;
@@ -52,7 +54,7 @@ TEST_CASE("every reference sample reads with the values the samples' authors sto
     using T = typename decltype(expected)::value_type;
     INFO(name);
     auto file = io::Safetensors::open(dir + name + ".safetensors");
-    REQUIRE_MESSAGE(file, file.error().to_string());
+    REQUIRE_MESSAGE(file, forma::testing::error_text(file));
     REQUIRE(file->tensors().size() == 1);
     CHECK(file->metadata() == std::vector<std::pair<std::string, std::string>>{{"test", "a"}});
     const auto values = file->load<Vector<T, 6>>(name).value();
@@ -74,7 +76,7 @@ TEST_CASE("every reference sample reads with the values the samples' authors sto
 
 TEST_CASE("overall.safetensors: nine tensors tiling the data, read zero-copy where aligned") {
   auto file = io::Safetensors::open(dir + "overall.safetensors");
-  REQUIRE_MESSAGE(file, file.error().to_string());
+  REQUIRE_MESSAGE(file, forma::testing::error_text(file));
   CHECK(file->tensors().size() == 9);
   CHECK(file->tensors().front().name == "B");  // data order
   CHECK(file->data_offset() == 8 + 526);
@@ -118,7 +120,7 @@ TEST_CASE("what save_safetensors writes reads back, bf16 and zero-copy included"
           .value();
   CHECK((bytes.size() - 26) % 8 == 0);  // 8 + header is a multiple of 8; then 12 + 12 + 2 data bytes
   auto file = io::Safetensors::parse(as_bytes(bytes));
-  REQUIRE_MESSAGE(file, file.error().to_string());
+  REQUIRE_MESSAGE(file, forma::testing::error_text(file));
   CHECK(file->metadata()[1].second == "a \"quoted\" value");
   CHECK(static_cast<float>(file->load<Matrix<forma::bf16, 2, 3>>("w").value()(1, 2)) == 3.5f);
   CHECK(file->load<Vector<float, 3>>("b").value()(2) == 1e30f);
@@ -275,7 +277,7 @@ TEST_CASE("a hostile header of many keys stays fast and small: duplicates found 
 
 TEST_CASE("all_dtypes.safetensors, written by Python: every dtype reads with its values, zero copy") {
   auto file = io::Safetensors::open(dir + "all_dtypes.safetensors");
-  REQUIRE_MESSAGE(file, file.error().to_string());
+  REQUIRE_MESSAGE(file, forma::testing::error_text(file));
   CHECK(file->tensors().size() == 15);
   CHECK(file->metadata() == std::vector<std::pair<std::string, std::string>>{
                                 {"format", "pt"}, {"writer", "scripts/fixtures/make_safetensors_fixtures.py"}});
@@ -283,7 +285,7 @@ TEST_CASE("all_dtypes.safetensors, written by Python: every dtype reads with its
   const auto check = [&]<class T>(const char* name, std::array<T, 6> expected) {
     INFO(name);
     const auto view = file->get<forma::MatrixView<const T, 2, 3>>(name);
-    REQUIRE_MESSAGE(view, view.error().to_string());
+    REQUIRE_MESSAGE(view, forma::testing::error_text(view));
     CHECK(reinterpret_cast<const std::byte*>(view->data()) == mapped_at(name));  // into the mapping
     for (std::size_t i = 0; i < 6; ++i) CHECK((*view)(i / 3, i % 3) == expected[i]);
     const auto copy = file->load<Matrix<T, dyn, 3>>(name).value();
@@ -342,9 +344,9 @@ TEST_CASE_TEMPLATE("save_safetensors round-trips every dtype through a mapped fi
   const std::string path = scratch_path("roundtrip.safetensors");
   REQUIRE(io::save_safetensors(path, {io::named("m", m), io::named("odd", odd), io::named("s", scalar)}));
   auto file = io::Safetensors::open(path);
-  REQUIRE_MESSAGE(file, file.error().to_string());
+  REQUIRE_MESSAGE(file, forma::testing::error_text(file));
   const auto view = file->get<forma::MatrixView<const T, 2, 3>>("m");
-  REQUIRE_MESSAGE(view, view.error().to_string());
+  REQUIRE_MESSAGE(view, forma::testing::error_text(view));
   CHECK(reinterpret_cast<const std::byte*>(view->data()) == file->bytes(*file->find("m")).data());
   CHECK(std::memcmp(view->data(), m.data(), sizeof(T) * 6) == 0);
   CHECK(std::memcmp(file->load<forma::Tensor<T, forma::extents<>>>("s").value().data(), scalar.data(), sizeof(T)) == 0);

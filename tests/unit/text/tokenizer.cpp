@@ -22,6 +22,7 @@
 #include <forma/text/tokenizer.hpp>
 
 #include "runc_encode.hpp"
+#include "test_support.hpp"
 #include "text_support.hpp"
 
 using forma::text::EncodeMode;
@@ -431,7 +432,7 @@ TEST_CASE("a text of 4 GiB or more is refused with a clear error before any of i
     REQUIRE(::close(fd) == 0);
   }
   auto file = forma::io::MappedFile::open(path);
-  REQUIRE_MESSAGE(file, file.error().to_string());
+  REQUIRE_MESSAGE(file, forma::testing::error_text(file));
   const std::string_view text(reinterpret_cast<const char*>(file->bytes().data()), file->size());
   std::vector<std::int32_t> tokens{7};
   const auto refused = tok512().encode(text, true, false, tokens);
