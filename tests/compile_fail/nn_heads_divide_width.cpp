@@ -1,7 +1,7 @@
 // compile-fail: an attention config whose 7 heads do not divide its width 64.
 // expect: TransformerConfig: heads must divide dim \(head_dim = dim / heads\)
-// expect-gcc: divisor = 7; long unsigned int value = 64
-// expect-clang: requirement '64UL % 7UL == 0'
+// expect-gcc: note: .forma::rules::divides<7, 64>. evaluates to false
+// expect-clang: static_assert failed due to requirement .::forma::rules::divides<7, 64>.
 #include <forma/nn.hpp>
 
 constexpr forma::nn::TransformerConfig good{.dim = 64, .hidden = 172, .layers = 2, .heads = 8,

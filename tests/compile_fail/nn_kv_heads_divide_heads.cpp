@@ -1,7 +1,7 @@
 // compile-fail: an attention config whose 3 kv heads do not divide its 8 query heads.
 // expect: TransformerConfig: kv_heads must divide heads \(query heads per kv head\)
-// expect-gcc: divisor = 3; long unsigned int value = 8
-// expect-clang: requirement '8UL % 3UL == 0'
+// expect-gcc: note: .forma::rules::divides<3, 8>. evaluates to false
+// expect-clang: static_assert failed due to requirement .::forma::rules::divides<3, 8>.
 #include <forma/nn.hpp>
 
 constexpr forma::nn::TransformerConfig good{.dim = 64, .hidden = 172, .layers = 2, .heads = 8,

@@ -1,8 +1,8 @@
 // compile-fail: RoPE on heads of odd width: dim 72 over 8 heads is head_dim 9 (learned positions,
 // as GPT-2 uses, are fine with it).
 // expect: TransformerConfig: head_dim must be even for RoPE \(it rotates pairs\)
-// expect-gcc: divisor = 2; long unsigned int value = 9
-// expect-clang: requirement '9UL % 2UL == 0'
+// expect-gcc: note: .forma::rules::divides<2, 9>. evaluates to false
+// expect-clang: static_assert failed due to requirement .::forma::rules::divides<2, 9>.
 #include <forma/nn.hpp>
 
 constexpr forma::nn::TransformerConfig learned = forma::nn::gpt2_block_config(72, 8, 2, 16, 172);

@@ -1,7 +1,7 @@
 // compile-fail: flash attention of 8 query heads over keys with 3 kv heads.
 // expect: flash_attention: kv heads must divide heads \(q is \(\.\.\., H, Dh\), keys are \(S, KVH, Dh\)\)
-// expect-gcc: divisor = 3; long unsigned int value = 8
-// expect-clang: requirement '8UL % 3UL == 0'
+// expect-gcc: note: .forma::rules::divides<3, 8>. evaluates to false
+// expect-clang: static_assert failed due to requirement .::forma::rules::divides<3, 8>.
 #include <forma/forma.hpp>
 
 int main() {

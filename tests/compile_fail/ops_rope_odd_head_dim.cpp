@@ -1,7 +1,7 @@
 // compile-fail: RoPE on heads of odd width 9 (it rotates pairs).
 // expect: rope: head_dim must be even \(RoPE rotates pairs; x is \(\.\.\., H, Dh\)\)
-// expect-gcc: divisor = 2; long unsigned int value = 9
-// expect-clang: requirement '9UL % 2UL == 0'
+// expect-gcc: note: .forma::rules::divides<2, 9>. evaluates to false
+// expect-clang: static_assert failed due to requirement .::forma::rules::divides<2, 9>.
 #include <forma/forma.hpp>
 
 int main() {

@@ -4,7 +4,8 @@
 // check macro for the op's body. The check macro
 //   * at compile time, when both extents are static, is a static_assert written as a bare
 //     comparison of two template parameters, so GCC prints "the comparison reduces to (4 == 5)"
-//     and Clang "requirement '4UL == 5UL'", next to the op's own message;
+//     and Clang "requirement '4UL == 5UL'", next to the op's own message (FORMA_RULE_DIVIDES
+//     asserts `rules::divides<3, 8>` instead, so both print the divisor and the value);
 //   * at run time, when either extent is dynamic, runs the same rule in every build type and
 //     throws forma::shape_error with the same message and the two numbers.
 // The message names the operation and the operands: "matmul: inner dimensions differ (A is
@@ -102,11 +103,16 @@ void require_same_shape_when(const Left& left, const Right& right, std::string_v
                                                                          (right_value), MESSAGE))
 
 // FORMA_RULE_DIVIDES(message, divisor_static, value_static, divisor_value, value_value)
+//   The static check asserts the rule itself, `rules::divides<divisor, value>`, not
+//   `value % divisor == 0`: GCC folds a failing comparison's operands and would print only the
+//   remainder ("the comparison reduces to '(2 == 0)'"), whereas for a variable template it prints
+//   the template-id, so both compilers name the divisor and the value next to the message —
+//   GCC "note: 'forma::rules::divides<3, 8>' evaluates to false", Clang "requirement
+//   '::forma::rules::divides<3, 8>'". A zero divisor fails the same assertion (divides<0, 8>).
 #define FORMA_RULE_DIVIDES(MESSAGE, DIVISOR_STATIC, VALUE_STATIC, divisor_value, value_value) \
   ([]<std::size_t divisor, std::size_t value>() {                                             \
      if constexpr (divisor != ::forma::dyn && value != ::forma::dyn) {                         \
-       static_assert(divisor != 0, MESSAGE);                                                  \
-       if constexpr (divisor != 0) static_assert(value % divisor == 0, MESSAGE);              \
+       static_assert(::forma::rules::divides<divisor, value>, MESSAGE);                        \
      }                                                                                        \
    }.template operator()<(DIVISOR_STATIC), (VALUE_STATIC)>(),                                 \
    ::forma::contract::require_divides_when<(DIVISOR_STATIC) == ::forma::dyn ||                \
