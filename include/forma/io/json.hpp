@@ -111,6 +111,41 @@ class Reader {
     if (literal("null")) return {};
     return fail("expected null");
   }
+  // Reads and discards the next value, whatever it is (a member a schema does not use). Nests
+  // at most max_depth levels, without recursion.
+  Result<void> skip() {
+    std::uint64_t objects = 0;  // one bit per container opened here: set for an object
+    std::size_t depth = 0;
+    std::string key;
+    while (true) {
+      auto kind = value_kind();
+      if (!kind) return std::move(kind).error();
+      if (*kind == Kind::object || *kind == Kind::array) {
+        if (auto ok = open(*kind == Kind::object ? '{' : '['); !ok) return ok;
+        const std::uint64_t bit = std::uint64_t{1} << depth;
+        objects = *kind == Kind::object ? objects | bit : objects & ~bit;
+        ++depth;
+      } else if (*kind == Kind::string) {
+        if (auto ok = read_string(key); !ok) return ok;
+      } else if (*kind == Kind::number) {
+        if (auto ok = number(); !ok) return std::move(ok).error();
+      } else if (*kind == Kind::boolean) {
+        if (auto ok = boolean(); !ok) return std::move(ok).error();
+      } else {
+        if (auto ok = null(); !ok) return ok;
+      }
+      // Close the containers that end here; stop at the next member or element.
+      while (depth > 0) {
+        const bool object = ((objects >> (depth - 1)) & 1) != 0;
+        auto more = object ? next_key(key) : next_element();
+        if (!more) return std::move(more).error();
+        if (*more) break;
+        --depth;
+      }
+      if (depth == 0) return {};
+    }
+  }
+
   // Only whitespace may remain, and every object and array must be closed.
   Result<void> finish() {
     skip_space();

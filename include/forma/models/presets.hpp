@@ -1,6 +1,7 @@
 // forma/models/presets.hpp — configs of published models, checked against their files in tests.
 #pragma once
 
+#include "forma/models/decoder_config.hpp"
 #include "forma/models/llama_config.hpp"
 
 namespace forma::presets {
@@ -18,5 +19,17 @@ inline constexpr LlamaConfig stories260k{.dim = 64,
 
 // Any llama2.c checkpoint: every extent read from the file at run time.
 inline constexpr LlamaConfig any_llama{};
+
+// Any Hugging Face checkpoint of a family: every extent, rope_theta and norm_eps read from
+// config.json at run time (Llama with Hugging Face's half-layout RoPE).
+inline constexpr DecoderConfig any_hf_llama = llama_decoder(
+    LlamaConfig{.rope_theta = from_checkpoint, .norm_eps = from_checkpoint},
+    nn::position_kind::rope_half);
+inline constexpr DecoderConfig any_qwen2 =
+    qwen2_decoder({.rope_theta = from_checkpoint, .norm_eps = from_checkpoint});
+// GPT-2 with its tanh GELU (activation_function gelu_new); any_gpt2_erf for "gelu".
+inline constexpr DecoderConfig any_gpt2 = gpt2_decoder({.norm_eps = from_checkpoint});
+inline constexpr DecoderConfig any_gpt2_erf =
+    gpt2_decoder({.norm_eps = from_checkpoint, .ffn = nn::ffn_kind::gelu_erf});
 
 }  // namespace forma::presets

@@ -1,7 +1,7 @@
 // forma/nn/attention.hpp — causal self-attention (MHA, GQA, MQA) holding views of its weights.
 //
 //   Attention<C>:  wq (D, D), wk (KVD, D), wv (KVD, D), wo (D, D)    KVD = kv_heads · head_dim
-//                  + with C.bias: bq (D), bk (KVD), bv (KVD), bo (D)
+//                  + with C.bias: bq (D), bk (KVD), bv (KVD); with C.out_bias: bo (D)
 //   forward:       x (T, D) or (D) — the normalized inputs at positions p .. p+T−1 —,
 //                  a KVCache<layers, S ≤ max_seq, kv_heads, head_dim> with those positions
 //                  reserved (cache.append), the layer's index, scratch   => out (T, D) or (D)
@@ -111,16 +111,25 @@ class Attention {
   static constexpr std::size_t dim = C.dim, heads = C.heads, kv_heads = C.kv_heads,
                                head_dim = C.head_dim(), kv_dim = C.kv_dim(),
                                max_seq = C.max_seq, layers = C.layers;
-  using query_projection = Linear<dim, dim, C.bias>;   // wq and wo
-  using kv_projection = Linear<dim, kv_dim, C.bias>;   // wk and wv
+  using query_projection = Linear<dim, dim, C.bias>;       // wq
+  using kv_projection = Linear<dim, kv_dim, C.bias>;       // wk and wv
+  using output_projection = Linear<dim, dim, C.out_bias>;  // wo
 
   // A static config knows its shape; a config with dyn fields takes it.
-  Attention(query_projection wq, kv_projection wk, kv_projection wv, query_projection wo)
+  // `rope_theta`: the RoPE base, C.rope_theta unless the caller read another from a checkpoint
+  // (a config whose rope_theta is 0 leaves it to the checkpoint).
+  Attention(query_projection wq, kv_projection wk, kv_projection wv, output_projection wo)
     requires(C.is_static())
       : Attention(wq, wk, wv, wo, static_shape<C>()) {}
-  Attention(query_projection wq, kv_projection wk, kv_projection wv, query_projection wo,
-            const TransformerShape& shape)
-      : wq_(wq), wk_(wk), wv_(wv), wo_(wo), shape_(shape) {
+  Attention(query_projection wq, kv_projection wk, kv_projection wv, output_projection wo,
+            const TransformerShape& shape, float rope_theta = C.rope_theta)
+      : wq_(wq), wk_(wk), wv_(wv), wo_(wo), shape_(shape), rope_theta_(rope_theta) {
+    if constexpr (C.uses_rope()) {
+      if (!(rope_theta > 0.0f)) {
+        contract::fail_shape("Attention: RoPE needs a positive rope_theta, it is " +
+                             std::to_string(rope_theta));
+      }
+    }
     transformer_config_rules<C>(shape);
     contract::require_same(wq.out_features(), shape.dim, "Attention: wq is (D, D) but D differs");
     contract::require_same(wq.in_features(), shape.dim, "Attention: wq is (D, D) but D differs");
@@ -133,10 +142,11 @@ class Attention {
   }
 
   const TransformerShape& shape() const noexcept { return shape_; }
+  float rope_theta() const noexcept { return rope_theta_; }
   const query_projection& wq() const noexcept { return wq_; }
   const kv_projection& wk() const noexcept { return wk_; }
   const kv_projection& wv() const noexcept { return wv_; }
-  const query_projection& wo() const noexcept { return wo_; }
+  const output_projection& wo() const noexcept { return wo_; }
 
   // forward(x, position, cache, layer, scratch, out): see the header comment. Fails (as an Error,
   // leaving cache and out untouched) when the positions are not reserved in the cache.
@@ -191,11 +201,11 @@ class Attention {
     const auto head_rows =
         detail::make_extents<extents<dyn, heads, head_dim>>(n, shape_.heads, shape_.head_dim());
     if constexpr (C.position == position_kind::rope_interleaved) {
-      rope<rope_layout::interleaved>(reshape(q, head_rows), position, C.rope_theta);
-      rope<rope_layout::interleaved>(keys, position, C.rope_theta);
+      rope<rope_layout::interleaved>(reshape(q, head_rows), position, rope_theta_);
+      rope<rope_layout::interleaved>(keys, position, rope_theta_);
     } else if constexpr (C.position == position_kind::rope_half) {
-      rope<rope_layout::half>(reshape(q, head_rows), position, C.rope_theta);
-      rope<rope_layout::half>(keys, position, C.rope_theta);
+      rope<rope_layout::half>(reshape(q, head_rows), position, rope_theta_);
+      rope<rope_layout::half>(keys, position, rope_theta_);
     }
     if constexpr (C.flash_block > 0) {
       flash_attention<C.flash_block>(reshape(q, head_rows), cache.keys(layer), cache.values(layer),
@@ -233,8 +243,9 @@ class Attention {
   query_projection wq_;
   kv_projection wk_;
   kv_projection wv_;
-  query_projection wo_;
+  output_projection wo_;
   TransformerShape shape_;
+  float rope_theta_;
 };
 
 }  // namespace forma::nn

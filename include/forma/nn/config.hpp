@@ -7,7 +7,8 @@
 // The family is chosen by the other fields: Llama is pre-RMSNorm, RoPE (interleaved pairs),
 // grouped-query attention, a SwiGLU feed-forward and no biases; GPT-2 is pre-LayerNorm, learned
 // positions (added to the input by the caller), a GELU MLP and biases everywhere
-// (llama_block_config / gpt2_block_config build both).
+// (llama_block_config / gpt2_block_config build both); Qwen2 is Llama with biases on q, k and v
+// (`bias` without `out_bias`).
 // The rules — heads divide dim, kv_heads divide heads, head_dim even when RoPE is used — are
 // checked by the compiler for static fields (printing the numbers) and at run time for dynamic
 // ones (transformer_config_rules).
@@ -38,7 +39,8 @@ struct TransformerConfig {
   norm_kind norm = norm_kind::rms;
   ffn_kind ffn = ffn_kind::swiglu;
   position_kind position = position_kind::rope_interleaved;
-  bool bias = false;           // biases on every projection (GPT-2)
+  bool bias = false;           // biases on q, k and v (GPT-2, Qwen2)
+  bool out_bias = false;       // a bias on the attention's output projection (GPT-2)
   float norm_eps = 1e-5f;
   float rope_theta = 10000.0f;
   std::size_t flash_block = 0;  // 0: plain attention; > 0: tiled flash attention in tiles of this
@@ -151,6 +153,7 @@ constexpr TransformerConfig gpt2_block_config(std::size_t dim, std::size_t heads
           .ffn = ffn_kind::gelu_tanh,
           .position = position_kind::learned,
           .bias = true,
+          .out_bias = true,
           .norm_eps = 1e-5f};
 }
 

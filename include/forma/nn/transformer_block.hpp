@@ -95,7 +95,7 @@ class TransformerBlock {
   // of the same model, e.g. llama_block_config(model_config).
   template <class LlamaWeights>
   static TransformerBlock from_llama(const LlamaWeights& w, std::size_t layer) {
-    static_assert(C.norm == norm_kind::rms && C.ffn == ffn_kind::swiglu && !C.bias &&
+    static_assert(C.norm == norm_kind::rms && C.ffn == ffn_kind::swiglu && !C.bias && !C.out_bias &&
                       C.position != position_kind::learned,
                   "TransformerBlock::from_llama: the config is not a Llama block (build it with "
                   "llama_block_config)");
@@ -107,7 +107,7 @@ class TransformerBlock {
     return TransformerBlock(
         norm_type(w.rms_att[layer], C.norm_eps),
         A(typename A::query_projection(w.wq[layer]), typename A::kv_projection(w.wk[layer]),
-          typename A::kv_projection(w.wv[layer]), typename A::query_projection(w.wo[layer]), shape),
+          typename A::kv_projection(w.wv[layer]), typename A::output_projection(w.wo[layer]), shape),
         norm_type(w.rms_ffn[layer], C.norm_eps),
         feed_forward_type(w.w1[layer], w.w2[layer], w.w3[layer]));
   }
