@@ -1,6 +1,12 @@
 // forma-run — llama2.c's `run`, on forma: the same flags, the same text on stdout.
 //
 //   forma-run model.bin -z tok.bin -t 1.0 -p 0.9 -s 42 -n 256 -i "prompt" -m generate|chat
+//   forma-run CHECKPOINT --tokens 1,2,3 --logits-out logits.npy
+//
+// CHECKPOINT is a llama2.c .bin, an llm.c GPT-2 .bin (magic 20240326) or a Hugging Face model
+// directory (config.json + safetensors: Llama, Qwen2 or GPT-2, found from model_type); the family
+// is detected. --tokens feeds exactly these ids (no BOS) and --logits-out writes the logits of
+// every position as a float32 .npy of shape (T, vocab).
 //
 // Additions: -k <int> top-k (0 = off), -o text|ids (print the token ids instead of the text),
 // -a llama2c|fast: the arithmetic. The default, llama2c, sums every dot product left to right as
@@ -10,8 +16,13 @@
 // steps than the model's max_seq, a prompt longer than max_seq, a tokenizer whose vocabulary
 // differs from the model's. A checkpoint whose header matches a preset runs on the static
 // type; any other valid llama2.c checkpoint runs on the same templates with dynamic extents.
+#include <algorithm>
+#include <array>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -19,7 +30,11 @@
 #include <string>
 #include <string_view>
 
+#include <forma/io/hf.hpp>
 #include <forma/io/llama2c.hpp>
+#include <forma/io/llmc.hpp>
+#include <forma/io/npy.hpp>
+#include <forma/models/decoder.hpp>
 #include <forma/models/llama.hpp>
 #include <forma/models/presets.hpp>
 #include <forma/text/generate.hpp>
@@ -41,6 +56,9 @@ struct Options {
   std::optional<std::string> system_prompt;
   std::string output = "text";
   std::string arithmetic = "llama2c";
+  bool tokenizer_given = false;
+  std::optional<std::string> tokens;      // --tokens 1,2,3
+  std::optional<std::string> logits_out;  // --logits-out FILE.npy
 };
 
 [[noreturn]] void usage() {
@@ -58,7 +76,10 @@ struct Options {
       "  -y <string> (optional) system prompt in chat mode\n"
       "  -k <int>    top-k: sample among the k most likely tokens, default 0 = off\n"
       "  -o <string> output: text|ids (ids: generate mode only), default: text\n"
-      "  -a <string> arithmetic: llama2c (run.c's summation order) | fast, default: llama2c\n",
+      "  -a <string> arithmetic: llama2c (run.c's summation order) | fast, default: llama2c\n"
+      "  --tokens <ids>       feed exactly these comma-separated token ids (no BOS)\n"
+      "  --logits-out <file>  with --tokens: write every position's logits, float32 (T, vocab) .npy\n"
+      "<checkpoint>: a llama2.c .bin, an llm.c GPT-2 .bin, or a Hugging Face model directory\n",
       stderr);
   std::exit(EXIT_FAILURE);
 }
@@ -74,6 +95,12 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage();
   o.checkpoint = argv[1];
   for (int i = 2; i < argc; i += 2) {
+    const std::string_view flag = argv[i];
+    if (flag == "--tokens" || flag == "--logits-out") {
+      if (i + 1 >= argc) fail(std::string(flag) + " needs a value");
+      (flag == "--tokens" ? o.tokens : o.logits_out) = std::string(argv[i + 1]);
+      continue;
+    }
     if (i + 1 >= argc || argv[i][0] != '-' || std::strlen(argv[i]) != 2) usage();
     const char* value = argv[i + 1];
     switch (argv[i][1]) {
@@ -82,7 +109,10 @@ Options parse(int argc, char** argv) {
       case 's': o.seed = static_cast<unsigned long long>(std::atoi(value)); break;
       case 'n': o.steps = std::atoi(value); break;
       case 'i': o.prompt = value; break;
-      case 'z': o.tokenizer = value; break;
+      case 'z':
+        o.tokenizer = value;
+        o.tokenizer_given = true;
+        break;
       case 'm': o.mode = value; break;
       case 'y': o.system_prompt = value; break;
       case 'k': o.top_k = static_cast<std::size_t>(std::max(0, std::atoi(value))); break;
@@ -105,12 +135,58 @@ Options parse(int argc, char** argv) {
   if (o.arithmetic != "llama2c" && o.arithmetic != "fast") {
     fail("unknown arithmetic '" + o.arithmetic + "' (llama2c or fast)");
   }
+  if (o.tokens.has_value() != o.logits_out.has_value()) {
+    fail("--tokens and --logits-out go together (the ids to feed and the .npy to write)");
+  }
   return o;
 }
 
-template <forma::LlamaConfig C, forma::summation Sum>
-int run(const Options& o, const forma::LlamaWeights<C>& weights) {
-  forma::Llama<C, 32, Sum> model(weights);
+// "1,2,3" → ids; anything else (empty, a sign, a non-digit, an empty element, > int32) is an error.
+std::vector<std::int32_t> parse_ids(const std::string& text) {
+  std::vector<std::int32_t> ids;
+  std::size_t i = 0;
+  if (text.empty()) fail("--tokens: no token ids");
+  while (i <= text.size()) {
+    const std::size_t end = std::min(text.find(',', i), text.size());
+    const std::string_view item(text.data() + i, end - i);
+    std::int64_t value = 0;
+    const bool digits = !item.empty() && item.size() <= 10 &&
+                        std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (digits) {
+      for (char c : item) value = value * 10 + (c - '0');
+    }
+    if (!digits || value > std::numeric_limits<std::int32_t>::max()) {
+      fail("--tokens: '" + std::string(item) + "' (item " + std::to_string(ids.size()) +
+           ") is not a token id (comma-separated non-negative integers, e.g. 1,2,3)");
+    }
+    ids.push_back(static_cast<std::int32_t>(value));
+    i = end + 1;
+  }
+  return ids;
+}
+
+// --tokens/--logits-out: every position's logits of exactly these ids, as (T, vocab) float32.
+template <class Model>
+int dump_logits(const Options& o, Model& model) {
+  const std::vector<std::int32_t> ids = parse_ids(*o.tokens);
+  if (ids.size() > model.max_sequence()) {
+    fail("--tokens: " + std::to_string(ids.size()) + " ids exceed the model's max_seq of " +
+         std::to_string(model.max_sequence()));
+  }
+  const std::size_t vocab = model.vocab_size();
+  forma::Tensor<float, forma::extents<forma::dyn, forma::dyn>> logits(ids.size(), vocab);
+  using all_type = forma::TensorView<float, forma::extents<forma::dyn, Model::vocab>>;
+  const all_type all(logits.data(), typename all_type::extents_type(std::array{ids.size(), vocab}));
+  auto last = model.prefill(ids, 0, all);
+  if (!last) fail(last.error().to_string());
+  if (auto saved = forma::io::save_npy(*o.logits_out, logits); !saved) fail(saved.error().to_string());
+  std::fprintf(stderr, "wrote %s: logits (%zu, %zu)\n", o.logits_out->c_str(), ids.size(), vocab);
+  return 0;
+}
+
+template <class Model>
+int run_model(const Options& o, Model& model) {
+  if (o.tokens) return dump_logits(o, model);
   const std::size_t max_seq = model.max_sequence();
   std::size_t steps = static_cast<std::size_t>(o.steps);
   if (steps == 0) steps = max_seq;
@@ -165,16 +241,67 @@ int run(const Options& o, const forma::LlamaWeights<C>& weights) {
   return 0;
 }
 
+template <forma::LlamaConfig C, forma::summation Sum>
+int run(const Options& o, const forma::LlamaWeights<C>& weights) {
+  forma::Llama<C, 32, Sum> model(weights);
+  return run_model(o, model);
+}
+
 template <forma::LlamaConfig C>
 int run(const Options& o, const forma::LlamaWeights<C>& weights) {
   if (o.arithmetic == "fast") return run<C, forma::fast_sum_t>(o, weights);
   return run<C, forma::ordered_sum_t>(o, weights);
 }
 
+// A Hugging Face or llm.c checkpoint: the decoder of its family.
+template <forma::DecoderConfig C>
+int run_decoder(const Options& o, const forma::DecoderWeights<C>& weights) {
+  const auto go = [&]<class Sum>(Sum) {
+    forma::Decoder<C, 32, Sum> model(weights);
+    return run_model(o, model);
+  };
+  if (o.arithmetic == "fast") return go(forma::fast_sum_t{});
+  return go(forma::ordered_sum_t{});
+}
+
+template <forma::DecoderConfig C>
+int run_hf(const Options& o) {
+  auto model = forma::io::hf::load<C>(o.checkpoint);
+  if (!model) fail(model.error().to_string());
+  return run_decoder<C>(o, model->weights());
+}
+
+bool is_llmc(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  std::int32_t magic = 0;
+  const bool read = std::fread(&magic, sizeof magic, 1, f) == 1;
+  std::fclose(f);
+  return read && magic == forma::io::llmc::magic;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
+  std::error_code ec;
+  if (std::filesystem::is_directory(options.checkpoint, ec)) {
+    auto config = forma::io::hf::read_config(options.checkpoint);
+    if (!config) fail(config.error().to_string());
+    switch (config->family) {
+      case forma::model_family::llama: return run_hf<forma::presets::any_hf_llama>(options);
+      case forma::model_family::qwen2: return run_hf<forma::presets::any_qwen2>(options);
+      case forma::model_family::gpt2:
+        return config->ffn == forma::nn::ffn_kind::gelu_erf
+                   ? run_hf<forma::presets::any_gpt2_erf>(options)
+                   : run_hf<forma::presets::any_gpt2>(options);
+    }
+  }
+  if (is_llmc(options.checkpoint)) {
+    auto checkpoint = forma::io::llmc::load<forma::presets::any_gpt2>(options.checkpoint);
+    if (!checkpoint) fail(checkpoint.error().to_string());
+    return run_decoder<forma::presets::any_gpt2>(options, checkpoint->weights());
+  }
   namespace llama2c = forma::io::llama2c;
   auto header = llama2c::read_header(options.checkpoint);
   if (!header) fail(header.error().to_string());
