@@ -1,13 +1,19 @@
-// forma-inspect FILE... — a first look at .npy, safetensors and llama2.c files.
+// forma-inspect FILE... — a first look at .npy, safetensors, llama2.c and llm.c files and
+// Hugging Face model directories.
 //
 // Prints each file's format and every tensor's name, dtype, shape and byte range (or the
-// llama2.c header). A file that does not validate gets the loader's one-line error on stderr, and
+// llama2.c / llm.c header). For a model directory: what config.json says, then every tensor of
+// its safetensors file(s) with its role — a parameter, or a buffer / tied head the loader skips. A file that does not validate gets the loader's one-line error on stderr, and
 // the exit status is 1 if any file failed.
 #include <cstdio>
 #include <cstring>
 #include <string>
 
+#include <filesystem>
+
+#include <forma/io/hf.hpp>
 #include <forma/io/llama2c.hpp>
+#include <forma/io/llmc.hpp>
 #include <forma/io/mmap.hpp>
 #include <forma/io/npy.hpp>
 #include <forma/io/safetensors.hpp>
@@ -68,8 +74,59 @@ forma::Result<void> inspect_llama2c(const std::string& path, std::span<const std
   return {};
 }
 
+forma::Result<void> inspect_llmc(const std::string& path, std::span<const std::byte> bytes) {
+  auto header = io::llmc::parse_header(bytes, path);
+  if (!header) return std::move(header).error();
+  const auto& h = *header;
+  std::printf("%s: llm.c GPT-2 checkpoint version %d (%s), %zu bytes\n", path.c_str(), h.version,
+              h.version == 5 ? "bfloat16" : "float32", bytes.size());
+  std::printf("  maxT %zu, V %zu (padded Vp %zu), L %zu, NH %zu, C %zu; %zu parameters\n", h.max_t, h.vocab,
+              h.padded_vocab, h.layers, h.heads, h.channels, h.parameter_count());
+  return {};
+}
+
+forma::Result<void> inspect_hf(const std::string& dir) {
+  namespace hf = io::hf;
+  auto config = hf::read_config(dir);
+  if (!config) return std::move(config).error();
+  const auto& c = *config;
+  const auto& s = c.shape;
+  std::printf("%s: Hugging Face model directory, model_type %s\n", dir.c_str(), c.model_type.c_str());
+  std::printf("  dim %zu, hidden %zu, layers %zu, heads %zu, kv_heads %zu, vocab %zu, max_seq %zu\n", s.dim,
+              s.hidden, s.layers, s.heads, s.kv_heads, s.vocab, s.max_seq);
+  if (c.family == forma::model_family::gpt2) {
+    std::printf("  learned positions %zu, layer_norm_epsilon %g, GELU %s, head tied\n", s.positions,
+                static_cast<double>(s.norm_eps), c.ffn == forma::nn::ffn_kind::gelu_tanh ? "tanh" : "erf");
+  } else {
+    std::printf("  rope_theta %g (from %s), rms_norm_eps %g, classifier %s\n", static_cast<double>(s.rope_theta),
+                c.rope_from.c_str(), static_cast<double>(s.norm_eps),
+                s.shared_classifier ? "tied to the embedding" : "separate");
+  }
+  if (!c.dtype.empty()) std::printf("  dtype %s (informational: each tensor's own dtype rules)\n", c.dtype.c_str());
+  auto files = hf::Files::open(dir);
+  if (!files) return std::move(files).error();
+  if (!files->index_path().empty()) {
+    std::printf("  %zu shards (%s)\n", files->file_count(), files->index_path().c_str());
+  }
+  std::size_t buffers = 0;
+  for (const auto& [name, where] : files->tensors()) {
+    const auto role = hf::classify(c.family, name, s.shared_classifier);
+    const char* role_text = role == hf::tensor_role::buffer           ? "buffer (not a parameter: skipped)"
+                            : role == hf::tensor_role::tied_duplicate ? "tied head (skipped: the embedding is used)"
+                                                                      : "parameter";
+    if (role != hf::tensor_role::parameter) ++buffers;
+    const auto& e = *where.entry;
+    std::printf("  %-48s %-5s %-18s %s\n", name.c_str(), std::string(io::safetensors_detail::dtype_text(e.type)).c_str(),
+                shape_text(e.shape).c_str(), role_text);
+  }
+  std::printf("  %zu tensors, %zu skipped on load\n", files->tensors().size(), buffers);
+  return {};
+}
+
 // The format by its first bytes; llama2.c legacy files have no magic, so they come last.
 forma::Result<void> inspect(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return inspect_hf(path);
   auto mapped = io::MappedFile::open(path);
   if (!mapped) return std::move(mapped).error();
   const auto bytes = mapped->bytes();
@@ -81,6 +138,12 @@ forma::Result<void> inspect(const std::string& path) {
     result = inspect_npy(path, bytes);
   } else if (bytes.size() >= 9 && static_cast<char>(bytes[8]) == '{') {
     result = inspect_safetensors(path, bytes);
+  } else if (bytes.size() >= 4 && [&] {
+               std::int32_t magic = 0;
+               std::memcpy(&magic, bytes.data(), 4);
+               return magic == io::llmc::magic;
+             }()) {
+    result = inspect_llmc(path, bytes);
   } else if (starts_with("\x32\x34\x6b\x61", 4)) {
     result = inspect_llama2c(path, bytes);
   } else if (auto legacy = io::llama2c::parse_header(bytes); legacy) {
@@ -99,7 +162,8 @@ forma::Result<void> inspect(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: forma-inspect FILE...  (.npy, .safetensors, llama2.c .bin)\n");
+    std::fprintf(stderr,
+                 "usage: forma-inspect FILE...  (.npy, .safetensors, llama2.c or llm.c .bin, Hugging Face model directory)\n");
     return 2;
   }
   int status = 0;
