@@ -6,7 +6,10 @@
 // CHECKPOINT is a llama2.c .bin, an llm.c GPT-2 .bin (magic 20240326) or a Hugging Face model
 // directory (config.json + safetensors: Llama, Qwen2 or GPT-2, found from model_type); the family
 // is detected. --tokens feeds exactly these ids (no BOS) and --logits-out writes the logits of
-// every position as a float32 .npy of shape (T, vocab).
+// every position as a float32 .npy of shape (T, vocab). Generating from a GPT-2 or Qwen2
+// checkpoint uses the byte-level BPE tokenizer beside it (tokenizer.json, vocab.json + merges.txt
+// or encoder.json + vocab.bpe), or the one -z names; the prompt gets no BOS and an empty prompt
+// starts from <|endoftext|>.
 //
 // Additions: -k <int> top-k (0 = off), -o text|ids (print the token ids instead of the text),
 // -a llama2c|fast: the arithmetic. The default, llama2c, sums every dot product left to right as
@@ -37,6 +40,7 @@
 #include <forma/models/decoder.hpp>
 #include <forma/models/llama.hpp>
 #include <forma/models/presets.hpp>
+#include <forma/text/bpe.hpp>
 #include <forma/text/generate.hpp>
 #include <forma/text/sampler.hpp>
 #include <forma/text/tokenizer.hpp>
@@ -184,6 +188,72 @@ int dump_logits(const Options& o, Model& model) {
   return 0;
 }
 
+bool is_directory(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::is_directory(path, ec);
+}
+
+bool is_llmc(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  std::int32_t magic = 0;
+  const bool read = std::fread(&magic, sizeof magic, 1, f) == 1;
+  std::fclose(f);
+  return read && magic == forma::io::llmc::magic;
+}
+
+// The byte-level BPE tokenizer to use, if any: -z naming a directory or a tokenizer.json, or the
+// files beside a Hugging Face checkpoint (no -z). A llama2.c tokenizer.bin is not one.
+std::optional<std::string> bpe_tokenizer_path(const Options& o) {
+  if (o.tokenizer_given) {
+    const bool json = o.tokenizer.size() >= 5 && o.tokenizer.substr(o.tokenizer.size() - 5) == ".json";
+    if (is_directory(o.tokenizer) || json) return o.tokenizer;
+    return std::nullopt;
+  }
+  if (is_directory(o.checkpoint)) return o.checkpoint;
+  if (is_llmc(o.checkpoint)) {
+    fail("an llm.c checkpoint has no tokenizer beside it: pass -z with GPT-2's tokenizer (a directory "
+         "with encoder.json + vocab.bpe or vocab.json + merges.txt, or a tokenizer.json)");
+  }
+  return std::nullopt;
+}
+
+// Generation with a byte-level BPE tokenizer (GPT-2 and Qwen2 checkpoints).
+template <class Model>
+int run_bpe(const Options& o, Model& model, const std::string& path, std::size_t steps) {
+  if (o.mode == "chat") fail("-m chat needs a llama2.c tokenizer (Llama 2's chat template); use -m generate");
+  auto tokenizer = forma::text::BpeTokenizer::load(path);
+  if (!tokenizer) {
+    fail(tokenizer.error().to_string() +
+         (o.tokenizer_given ? "" : " (no tokenizer beside the weights? pass -z)"));
+  }
+  forma::text::Sampler sampler(model.vocab_size(), {.temperature = o.temperature,
+                                                     .top_p = o.top_p,
+                                                     .top_k = o.top_k,
+                                                     .seed = o.seed});
+  const bool ids = o.output == "ids";
+  bool first = true;
+  auto stats = forma::text::generate(
+      model, *tokenizer, sampler, o.prompt.value_or(""), {.steps = steps, .stop_at_eos = false},
+      [&](std::int32_t token, std::string_view text, bool from_prompt) {
+        if (ids) {
+          if (token < 0 || from_prompt) return;
+          std::printf(first ? "%d" : " %d", token);
+          first = false;
+        } else {
+          std::fwrite(text.data(), 1, text.size(), stdout);
+        }
+        std::fflush(stdout);
+      });
+  if (!stats) fail(stats.error().to_string());
+  std::printf("\n");
+  if (stats->generated_tokens > 0) {
+    std::fprintf(stderr, "achieved tok/s: %f\n", stats->tokens_per_second);
+    std::fprintf(stderr, "time to first token: %.3f ms\n", stats->time_to_first_token * 1000.0);
+  }
+  return 0;
+}
+
 template <class Model>
 int run_model(const Options& o, Model& model) {
   if (o.tokens) return dump_logits(o, model);
@@ -193,6 +263,7 @@ int run_model(const Options& o, Model& model) {
   if (steps > max_seq) {
     fail("-n " + std::to_string(steps) + " exceeds the model's max_seq of " + std::to_string(max_seq));
   }
+  if (const auto bpe_path = bpe_tokenizer_path(o)) return run_bpe(o, model, *bpe_path, steps);
   auto tokenizer = forma::text::Tokenizer::load(o.tokenizer, model.vocab_size());
   if (!tokenizer) fail(tokenizer.error().to_string());
   forma::text::Sampler sampler(model.vocab_size(), {.temperature = o.temperature,
@@ -271,21 +342,11 @@ int run_hf(const Options& o) {
   return run_decoder<C>(o, model->weights());
 }
 
-bool is_llmc(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
-  std::int32_t magic = 0;
-  const bool read = std::fread(&magic, sizeof magic, 1, f) == 1;
-  std::fclose(f);
-  return read && magic == forma::io::llmc::magic;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
-  std::error_code ec;
-  if (std::filesystem::is_directory(options.checkpoint, ec)) {
+  if (is_directory(options.checkpoint)) {
     auto config = forma::io::hf::read_config(options.checkpoint);
     if (!config) fail(config.error().to_string());
     switch (config->family) {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "forma/core/error.hpp"
+#include "forma/text/bpe.hpp"
 #include "forma/text/sampler.hpp"
 #include "forma/text/tokenizer.hpp"
 
@@ -206,6 +207,97 @@ Result<GenerationStats> generate(M& model, const Tokenizer& tokenizer, Sampler& 
     const double elapsed = detail::seconds_since(*after_first);
     stats.tokens_per_second = elapsed > 0 ? static_cast<double>(stats.positions - 1) / elapsed : 0;
   }
+  return stats;
+}
+
+// generate() with a byte-level BPE tokenizer (GPT-2, Qwen2): the prompt is encoded without BOS
+// (an empty prompt starts from <|endoftext|>, as GPT-2 samples unconditionally), its tokens are
+// fed as one prefill, then tokens are sampled until `steps` positions or, with stop_at_eos,
+// <|endoftext|>. on_token(token, text, from_prompt) gets each token's text as it becomes valid
+// UTF-8 (a character split across tokens is held back and given with the token that completes
+// it; a sequence that never completes ends as U+FFFD, as Hugging Face decodes it). The tokenizer
+// may have fewer tokens than the model's (padded) vocabulary; a sampled id past it is an Error.
+template <causal_lm M, class OnToken>
+  requires std::invocable<OnToken&, std::int32_t, std::string_view, bool>
+Result<GenerationStats> generate(M& model, const BpeTokenizer& tokenizer, Sampler& sampler,
+                                 std::string_view prompt, GenerateOptions options,
+                                 OnToken&& on_token) {
+  const std::size_t max_seq = model.max_sequence();
+  const std::size_t steps = options.steps == 0 ? max_seq : options.steps;
+  if (steps > max_seq) {
+    return make_error(errc::invalid_argument, "generate: " + std::to_string(steps) +
+                                                  " steps exceed the model's max_seq of " +
+                                                  std::to_string(max_seq));
+  }
+  if (tokenizer.vocab_size() > model.vocab_size()) {
+    return make_error(errc::shape_mismatch, "generate: the tokenizer has " +
+                                                std::to_string(tokenizer.vocab_size()) +
+                                                " tokens, more than the model's vocabulary of " +
+                                                std::to_string(model.vocab_size()));
+  }
+  if (sampler.vocab_size() != model.vocab_size()) {
+    return make_error(errc::shape_mismatch, "generate: the sampler is for " +
+                                                std::to_string(sampler.vocab_size()) +
+                                                " tokens, the model's vocabulary has " +
+                                                std::to_string(model.vocab_size()));
+  }
+  std::vector<std::int32_t> prompt_tokens = tokenizer.encode(prompt);
+  if (prompt_tokens.empty()) prompt_tokens.push_back(tokenizer.eos_id());
+  if (prompt_tokens.size() > steps) {
+    return make_error(errc::capacity, "generate: the prompt has " +
+                                          std::to_string(prompt_tokens.size()) +
+                                          " tokens, more than the " + std::to_string(steps) +
+                                          " steps asked for (max_seq " + std::to_string(max_seq) +
+                                          ")");
+  }
+  GenerationStats stats;
+  stats.prompt_tokens = prompt_tokens.size();
+  std::vector<float> work(model.vocab_size());
+  const auto started = detail::clock::now();
+  std::span<const float> logits;
+  if constexpr (prefill_lm<M>) {
+    auto last = detail::as_logits(model.prefill(std::span<const std::int32_t>(prompt_tokens), std::size_t{0}),
+                                  model.vocab_size());
+    if (!last) return std::move(last).error();
+    logits = *last;
+  } else {
+    for (std::size_t pos = 0; pos < prompt_tokens.size(); ++pos) {
+      auto step = detail::forward(model, prompt_tokens[pos], pos);
+      if (!step) return std::move(step).error();
+      logits = *step;
+    }
+  }
+  auto decoder = tokenizer.decoder();
+  std::string text;
+  for (const std::int32_t id : prompt_tokens) {
+    text.clear();
+    if (auto ok = decoder.next(id, text); !ok) return std::move(ok).error();
+    on_token(id, text, true);
+  }
+  const auto after_prompt = detail::clock::now();
+  std::size_t pos = prompt_tokens.size();
+  while (pos < steps) {
+    std::copy(logits.begin(), logits.end(), work.begin());
+    const std::int32_t next = sampler.sample(work);
+    if (stats.generated_tokens == 0) stats.time_to_first_token = detail::seconds_since(started);
+    ++stats.generated_tokens;
+    if (options.stop_at_eos && next == tokenizer.eos_id()) break;
+    text.clear();
+    if (auto ok = decoder.next(next, text); !ok) return std::move(ok).error();
+    on_token(next, text, false);
+    ++pos;
+    if (pos >= steps) break;
+    auto step = detail::forward(model, next, pos - 1);
+    if (!step) return std::move(step).error();
+    logits = *step;
+  }
+  text.clear();
+  decoder.finish(text);
+  if (!text.empty()) on_token(-1, text, false);
+  stats.positions = pos;
+  const double elapsed = detail::seconds_since(after_prompt);
+  stats.tokens_per_second =
+      elapsed > 0 && stats.generated_tokens > 0 ? static_cast<double>(stats.generated_tokens) / elapsed : 0;
   return stats;
 }
 
