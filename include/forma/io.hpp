@@ -1,9 +1,12 @@
-// forma/io.hpp — file formats: .npy, safetensors, llama2.c checkpoints (and mmap, JSON).
+// forma/io.hpp — file formats: .npy, safetensors, llama2.c and llm.c checkpoints, Hugging Face
+// model directories (and mmap, JSON).
 #pragma once
 
 #include "forma/io/common.hpp"
+#include "forma/io/hf.hpp"
 #include "forma/io/json.hpp"
 #include "forma/io/llama2c.hpp"
+#include "forma/io/llmc.hpp"
 #include "forma/io/mmap.hpp"
 #include "forma/io/npy.hpp"
 #include "forma/io/safetensors.hpp"
