@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "forma/core/contract.hpp"
 #include "forma/core/error.hpp"
 #include "forma/core/extents.hpp"
 #include "forma/core/tensor.hpp"
@@ -590,7 +591,7 @@ class Files {
   std::size_t file_count() const noexcept { return files_.size(); }
   const std::string& index_path() const noexcept { return index_; }
 
- private:
+  // model.safetensors.index.json's weight_map: tensor name → shard file name.
   static Result<std::map<std::string, std::string>> parse_index(std::string_view text,
                                                                  const std::string& path) {
     json::Reader r(text);
@@ -626,6 +627,8 @@ class Files {
     if (!have_map) return fail(make_error(errc::bad_format, "no 'weight_map'"));
     return map;
   }
+
+ private:
 
   std::vector<std::unique_ptr<Safetensors>> files_;
   std::map<std::string, std::size_t, std::less<>> mapped_;  // the index's map, by shard number
@@ -686,6 +689,11 @@ Result<Model<C>> load(const std::string& dir) {
   auto config = read_config(dir);
   if (!config) return std::move(config).error();
   if (auto ok = check_config<C>(*config); !ok) return std::move(ok).error();
+  try {
+    decoder_config_rules<C>(config->shape);  // the family's rules on config.json's values
+  } catch (const shape_error& e) {
+    return make_error(errc::shape_mismatch, e.what()).with_path(config->path);
+  }
   auto files = Files::open(dir);
   if (!files) return std::move(files).error();
 
@@ -701,6 +709,15 @@ Result<Model<C>> load(const std::string& dir) {
                 bv = 0, bo = 0, ffn_norm = 0, ffn_norm_bias = 0, w1 = 0, w2 = 0, w3 = 0, b1 = 0,
                 b2 = 0;
   };
+  // Sizes come from config.json, bounded by nothing yet: a layer count past the files' tensor
+  // count cannot be right, and nothing is allocated from the other sizes until every tensor has
+  // been found with exactly its expected shape (so the products below are bounded by the files).
+  if (L > files->tensors().size()) {
+    return make_error(errc::shape_mismatch, "config.json says " + std::to_string(L) +
+                                                " layers; the files hold only " +
+                                                std::to_string(files->tensors().size()) + " tensors")
+        .with_path(dir);
+  }
   std::vector<LayerOffsets> at(L);
   const std::size_t embedding_at = layout.take(V * D);
   const std::size_t positions_at = C.learned_positions() ? layout.take(s.positions * D) : 0;
@@ -731,85 +748,92 @@ Result<Model<C>> load(const std::string& dir) {
       o.bv = layout.take(KV);
     }
   }
-  model.storage_ = Tensor<float, extents<dyn>>(layout.size());
-  float* base = model.storage_.data();
-  const auto copy_to = [base](std::size_t offset, std::size_t count) {
-    return [base, offset, count](const float* from) {
-      std::copy(from, from + count, base + offset);
-    };
-  };
-  // [rows, cols] in the file → (cols, rows) in the storage, from column `first` on.
-  const auto transpose_to = [base](std::size_t offset, std::size_t rows, std::size_t cols,
-                                   std::size_t first, std::size_t count) {
-    return [=](const float* from) {
-      for (std::size_t r = 0; r < rows; ++r) {
-        for (std::size_t c = 0; c < count; ++c) base[offset + c * rows + r] = from[r * cols + first + c];
-      }
-    };
-  };
   std::vector<std::string> tied_duplicates;
-  if constexpr (C.family == model_family::gpt2) {
-    const std::string p = files->tensors().contains("transformer.wte.weight") ? "transformer." : "";
-    wants.push_back({p + "wte.weight", {V, D}, copy_to(embedding_at, V * D)});
-    wants.push_back({p + "wpe.weight", {s.positions, D}, copy_to(positions_at, s.positions * D)});
-    for (std::size_t l = 0; l < L; ++l) {
-      const std::string h = p + "h." + std::to_string(l) + ".";
-      const LayerOffsets& o = at[l];
-      wants.push_back({h + "ln_1.weight", {D}, copy_to(o.attn_norm, D)});
-      wants.push_back({h + "ln_1.bias", {D}, copy_to(o.attn_norm_bias, D)});
-      const std::size_t wq = o.wq, wk = o.wk, wv = o.wv;
-      const auto q = transpose_to(wq, D, 3 * D, 0, D), k = transpose_to(wk, D, 3 * D, D, D),
-                 v = transpose_to(wv, D, 3 * D, 2 * D, D);
-      wants.push_back({h + "attn.c_attn.weight", {D, 3 * D}, [q, k, v](const float* from) {
-                         q(from);
-                         k(from);
-                         v(from);
-                       }});
-      const std::size_t bq = o.bq, bk = o.bk, bv = o.bv;
-      wants.push_back({h + "attn.c_attn.bias", {3 * D}, [base, bq, bk, bv, D](const float* from) {
-                         std::copy(from, from + D, base + bq);
-                         std::copy(from + D, from + 2 * D, base + bk);
-                         std::copy(from + 2 * D, from + 3 * D, base + bv);
-                       }});
-      wants.push_back({h + "attn.c_proj.weight", {D, D}, transpose_to(o.wo, D, D, 0, D)});
-      wants.push_back({h + "attn.c_proj.bias", {D}, copy_to(o.bo, D)});
-      wants.push_back({h + "ln_2.weight", {D}, copy_to(o.ffn_norm, D)});
-      wants.push_back({h + "ln_2.bias", {D}, copy_to(o.ffn_norm_bias, D)});
-      wants.push_back({h + "mlp.c_fc.weight", {D, H}, transpose_to(o.w1, D, H, 0, H)});
-      wants.push_back({h + "mlp.c_fc.bias", {H}, copy_to(o.b1, H)});
-      wants.push_back({h + "mlp.c_proj.weight", {H, D}, transpose_to(o.w2, H, D, 0, D)});
-      wants.push_back({h + "mlp.c_proj.bias", {D}, copy_to(o.b2, D)});
-    }
-    wants.push_back({p + "ln_f.weight", {D}, copy_to(final_norm_at, D)});
-    wants.push_back({p + "ln_f.bias", {D}, copy_to(final_bias_at, D)});
-    tied_duplicates.push_back("lm_head.weight");
-  } else {
-    wants.push_back({"model.embed_tokens.weight", {V, D}, copy_to(embedding_at, V * D)});
-    for (std::size_t l = 0; l < L; ++l) {
-      const std::string m = "model.layers." + std::to_string(l) + ".";
-      const LayerOffsets& o = at[l];
-      wants.push_back({m + "input_layernorm.weight", {D}, copy_to(o.attn_norm, D)});
-      wants.push_back({m + "self_attn.q_proj.weight", {D, D}, copy_to(o.wq, D * D)});
-      wants.push_back({m + "self_attn.k_proj.weight", {KV, D}, copy_to(o.wk, KV * D)});
-      wants.push_back({m + "self_attn.v_proj.weight", {KV, D}, copy_to(o.wv, KV * D)});
-      wants.push_back({m + "self_attn.o_proj.weight", {D, D}, copy_to(o.wo, D * D)});
-      if constexpr (C.family == model_family::qwen2) {
-        wants.push_back({m + "self_attn.q_proj.bias", {D}, copy_to(o.bq, D)});
-        wants.push_back({m + "self_attn.k_proj.bias", {KV}, copy_to(o.bk, KV)});
-        wants.push_back({m + "self_attn.v_proj.bias", {KV}, copy_to(o.bv, KV)});
+  // The tensors to read and where each goes: built once to check the files (base is null then,
+  // nothing is placed), and again over the storage.
+  const auto make_wants = [&](float* base) {
+    std::vector<Want> list;
+    tied_duplicates.clear();
+    const auto copy_to = [base](std::size_t offset, std::size_t count) {
+      return [base, offset, count](const float* from) {
+        std::copy(from, from + count, base + offset);
+      };
+    };
+    // [rows, cols] in the file → (cols, rows) in the storage, from column `first` on.
+    const auto transpose_to = [base](std::size_t offset, std::size_t rows, std::size_t cols,
+                                     std::size_t first, std::size_t count) {
+      return [=](const float* from) {
+        for (std::size_t r = 0; r < rows; ++r) {
+          for (std::size_t c = 0; c < count; ++c) base[offset + c * rows + r] = from[r * cols + first + c];
+        }
+      };
+    };
+    if constexpr (C.family == model_family::gpt2) {
+      const std::string p = files->tensors().contains("transformer.wte.weight") ? "transformer." : "";
+      list.push_back({p + "wte.weight", {V, D}, copy_to(embedding_at, V * D)});
+      list.push_back({p + "wpe.weight", {s.positions, D}, copy_to(positions_at, s.positions * D)});
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::string h = p + "h." + std::to_string(l) + ".";
+        const LayerOffsets& o = at[l];
+        list.push_back({h + "ln_1.weight", {D}, copy_to(o.attn_norm, D)});
+        list.push_back({h + "ln_1.bias", {D}, copy_to(o.attn_norm_bias, D)});
+        const std::size_t wq = o.wq, wk = o.wk, wv = o.wv;
+        const auto q = transpose_to(wq, D, 3 * D, 0, D), k = transpose_to(wk, D, 3 * D, D, D),
+                   v = transpose_to(wv, D, 3 * D, 2 * D, D);
+        list.push_back({h + "attn.c_attn.weight", {D, 3 * D}, [q, k, v](const float* from) {
+                           q(from);
+                           k(from);
+                           v(from);
+                         }});
+        const std::size_t bq = o.bq, bk = o.bk, bv = o.bv;
+        list.push_back({h + "attn.c_attn.bias", {3 * D}, [base, bq, bk, bv, D](const float* from) {
+                           std::copy(from, from + D, base + bq);
+                           std::copy(from + D, from + 2 * D, base + bk);
+                           std::copy(from + 2 * D, from + 3 * D, base + bv);
+                         }});
+        list.push_back({h + "attn.c_proj.weight", {D, D}, transpose_to(o.wo, D, D, 0, D)});
+        list.push_back({h + "attn.c_proj.bias", {D}, copy_to(o.bo, D)});
+        list.push_back({h + "ln_2.weight", {D}, copy_to(o.ffn_norm, D)});
+        list.push_back({h + "ln_2.bias", {D}, copy_to(o.ffn_norm_bias, D)});
+        list.push_back({h + "mlp.c_fc.weight", {D, H}, transpose_to(o.w1, D, H, 0, H)});
+        list.push_back({h + "mlp.c_fc.bias", {H}, copy_to(o.b1, H)});
+        list.push_back({h + "mlp.c_proj.weight", {H, D}, transpose_to(o.w2, H, D, 0, D)});
+        list.push_back({h + "mlp.c_proj.bias", {D}, copy_to(o.b2, D)});
       }
-      wants.push_back({m + "post_attention_layernorm.weight", {D}, copy_to(o.ffn_norm, D)});
-      wants.push_back({m + "mlp.gate_proj.weight", {H, D}, copy_to(o.w1, H * D)});
-      wants.push_back({m + "mlp.up_proj.weight", {H, D}, copy_to(o.w3, H * D)});
-      wants.push_back({m + "mlp.down_proj.weight", {D, H}, copy_to(o.w2, D * H)});
-    }
-    wants.push_back({"model.norm.weight", {D}, copy_to(final_norm_at, D)});
-    if (s.shared_classifier) {
+      list.push_back({p + "ln_f.weight", {D}, copy_to(final_norm_at, D)});
+      list.push_back({p + "ln_f.bias", {D}, copy_to(final_bias_at, D)});
       tied_duplicates.push_back("lm_head.weight");
     } else {
-      wants.push_back({"lm_head.weight", {V, D}, copy_to(classifier_at, V * D)});
+      list.push_back({"model.embed_tokens.weight", {V, D}, copy_to(embedding_at, V * D)});
+      for (std::size_t l = 0; l < L; ++l) {
+        const std::string m = "model.layers." + std::to_string(l) + ".";
+        const LayerOffsets& o = at[l];
+        list.push_back({m + "input_layernorm.weight", {D}, copy_to(o.attn_norm, D)});
+        list.push_back({m + "self_attn.q_proj.weight", {D, D}, copy_to(o.wq, D * D)});
+        list.push_back({m + "self_attn.k_proj.weight", {KV, D}, copy_to(o.wk, KV * D)});
+        list.push_back({m + "self_attn.v_proj.weight", {KV, D}, copy_to(o.wv, KV * D)});
+        list.push_back({m + "self_attn.o_proj.weight", {D, D}, copy_to(o.wo, D * D)});
+        if constexpr (C.family == model_family::qwen2) {
+          list.push_back({m + "self_attn.q_proj.bias", {D}, copy_to(o.bq, D)});
+          list.push_back({m + "self_attn.k_proj.bias", {KV}, copy_to(o.bk, KV)});
+          list.push_back({m + "self_attn.v_proj.bias", {KV}, copy_to(o.bv, KV)});
+        }
+        list.push_back({m + "post_attention_layernorm.weight", {D}, copy_to(o.ffn_norm, D)});
+        list.push_back({m + "mlp.gate_proj.weight", {H, D}, copy_to(o.w1, H * D)});
+        list.push_back({m + "mlp.up_proj.weight", {H, D}, copy_to(o.w3, H * D)});
+        list.push_back({m + "mlp.down_proj.weight", {D, H}, copy_to(o.w2, D * H)});
+      }
+      list.push_back({"model.norm.weight", {D}, copy_to(final_norm_at, D)});
+      if (s.shared_classifier) {
+        tied_duplicates.push_back("lm_head.weight");
+      } else {
+        list.push_back({"lm_head.weight", {V, D}, copy_to(classifier_at, V * D)});
+      }
     }
-  }
+
+    return list;
+  };
+  wants = make_wants(nullptr);
 
   // Check everything, then say every problem at once.
   std::vector<std::string> problems;
@@ -858,6 +882,9 @@ Result<Model<C>> load(const std::string& dir) {
   }
 
   // Convert and place.
+  model.storage_ = Tensor<float, extents<dyn>>(layout.size());
+  float* base = model.storage_.data();
+  wants = make_wants(base);
   std::vector<float> scratch;
   for (const Want& w : wants) {
     const auto& location = files->tensors().find(w.name)->second;

@@ -23,6 +23,7 @@
 #include <string>
 #include <utility>
 
+#include "forma/core/contract.hpp"
 #include "forma/core/dtype.hpp"
 #include "forma/core/error.hpp"
 #include "forma/core/extents.hpp"
@@ -182,6 +183,11 @@ Result<Checkpoint<C>> load(const std::string& path, std::size_t context = 0) {
   auto header = parse_header(file->bytes(), path);
   if (!header) return std::move(header).error();
   if (auto ok = check_config<C>(*header, path); !ok) return std::move(ok).error();
+  try {
+    decoder_config_rules<C>(header->shape());  // the family's rules on the header's values
+  } catch (const shape_error& e) {
+    return make_error(errc::shape_mismatch, e.what()).with_path(path);
+  }
   Checkpoint<C> checkpoint;
   checkpoint.header_ = *header;
   const Header& h = *header;

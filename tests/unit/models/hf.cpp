@@ -862,3 +862,31 @@ TEST_CASE("hf a GPT-2 context longer than n_positions is an error at check and l
   CHECK(file_table.message == "context (max_seq): type says 128, file says n_positions 64");
   CHECK(error_of(hf::load<gpt2_long_context>(hf_dir + "gpt2_hub_style")).message == file_table.message);
 }
+
+TEST_CASE("hf a config.json that breaks a family rule is an Error from load, never an exception") {
+  {
+    TempDir dir("kv_heads");
+    copy_fixture("llama_tiny", dir);
+    edit(dir.file("config.json"), "\"num_key_value_heads\": 2", "\"num_key_value_heads\": 3");
+    const forma::Error error = error_of(hf::load<any_llama>(dir.str()));
+    MESSAGE(error.to_string());
+    CHECK(error.message == "LlamaConfig: kv_heads must divide heads (query heads per kv head): 3 does not divide 4");
+    CHECK(error.path == dir.file("config.json"));
+  }
+  {
+    TempDir dir("heads");
+    copy_fixture("qwen2_tiny", dir);
+    edit(dir.file("config.json"), "\"num_attention_heads\": 4", "\"num_attention_heads\": 3");
+    const forma::Error error = error_of(hf::load<forma::presets::any_qwen2>(dir.str()));
+    MESSAGE(error.to_string());
+    CHECK(contains(error.message, "Qwen2Config: heads must divide the width"));
+  }
+  {
+    TempDir dir("layers");
+    copy_fixture("gpt2_tiny", dir, [](const std::string& name) { return name != "tokenizer.json"; });
+    edit(dir.file("config.json"), "\"n_layer\": 2", "\"n_layer\": 1099511627776");
+    const forma::Error error = error_of(hf::load<forma::presets::any_gpt2>(dir.str()));
+    MESSAGE(error.to_string());
+    CHECK(contains(error.message, "config.json says 1099511627776 layers; the files hold only"));
+  }
+}
