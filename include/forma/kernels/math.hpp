@@ -50,6 +50,35 @@ FORMA_HD inline T gelu_tanh(T x) noexcept {
   return T(0.5) * x * (T(1) + tanh(inner));
 }
 
+// The derivatives of the activations above (the backward passes multiply them by dy).
+// silu'(x) = σ(x) · (1 + x · (1 − σ(x))).
+template <class T>
+FORMA_HD inline T silu_grad(T x) noexcept {
+  using std::exp;
+  const T sigmoid = T(1) / (T(1) + exp(-x));
+  return sigmoid * (T(1) + x * (T(1) - sigmoid));
+}
+
+// gelu_erf'(x) = Φ(x) + x · φ(x), with Φ the normal CDF and φ its density e^(−x²/2) / √(2π).
+template <class T>
+FORMA_HD inline T gelu_erf_grad(T x) noexcept {
+  using std::erf;
+  using std::exp;
+  const T cdf = T(0.5) * (T(1) + erf(x * T(0.70710678118654752440)));
+  const T density = T(0.39894228040143267794) * exp(T(-0.5) * x * x);
+  return cdf + x * density;
+}
+
+// gelu_tanh'(x) = ½(1 + t) + ½·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(√(2/π)(x + 0.044715x³)).
+template <class T>
+FORMA_HD inline T gelu_tanh_grad(T x) noexcept {
+  using std::tanh;
+  const T k = T(0.79788456080286535588);
+  const T t = tanh(k * (x + T(0.044715) * x * x * x));
+  const T inner_grad = k * (T(1) + T(3) * T(0.044715) * x * x);
+  return T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * inner_grad;
+}
+
 // One RoPE rotation of the pair (a, b) by the angle whose cosine and sine are given: run.c's
 // a·cos − b·sin and a·sin + b·cos, each product and sum rounded on its own. The difference is
 // written as a sum with the negated sine, which rounds identically (negation is exact), because
