@@ -1,17 +1,25 @@
-// forma/ops.hpp — the shape-checked ops.
+// forma/ops.hpp — the shape-checked ops, and their backward passes (ops/*_backward.hpp).
 #pragma once
 
 #include "forma/ops/activation.hpp"
+#include "forma/ops/activation_backward.hpp"
 #include "forma/ops/attention.hpp"
+#include "forma/ops/attention_backward.hpp"
 #include "forma/ops/broadcast.hpp"
 #include "forma/ops/copy.hpp"
 #include "forma/ops/cross_entropy.hpp"
+#include "forma/ops/cross_entropy_backward.hpp"
 #include "forma/ops/elementwise.hpp"
 #include "forma/ops/embedding.hpp"
+#include "forma/ops/embedding_backward.hpp"
 #include "forma/ops/flash_attention.hpp"
+#include "forma/ops/linear_backward.hpp"
 #include "forma/ops/matmul.hpp"
 #include "forma/ops/norm.hpp"
+#include "forma/ops/norm_backward.hpp"
 #include "forma/ops/reduce.hpp"
 #include "forma/ops/residual.hpp"
 #include "forma/ops/rope.hpp"
+#include "forma/ops/rope_backward.hpp"
 #include "forma/ops/softmax.hpp"
+#include "forma/ops/softmax_backward.hpp"

@@ -197,7 +197,7 @@ TEST_CASE("cross_entropy_backward: huge logits stay finite, dlogits may be the l
   CHECK(*one_row == doctest::Approx(std::log(2.0)));
 }
 
-TEST_CASE("cross_entropy_backward: a target outside [0, V) is an Error and dlogits is untouched") {
+TEST_CASE("cross_entropy_backward: a target outside 0 .. V-1 is an Error and dlogits is untouched") {
   forma::Matrix<float, 2, 3> logits, d;
   forma::fill(d, 7.0f);
   for (const std::int32_t bad : {3, -1}) {
