@@ -36,7 +36,8 @@ nothing afterwards.
 Re-run (only when a case is added or changed; CI reads the committed files and needs no PyTorch):
     /usr/bin/python3 scripts/golden/make_golden.py
 PyTorch and NumPy come from Debian (apt install python3-torch python3-numpy); the script was run
-with torch 1.13 and numpy 1.24. It replaces tests/data/golden/ entirely.
+with torch 1.13 and numpy 1.24. It replaces tests/data/golden/ entirely, except backward/
+(scripts/golden/make_backward_golden.py's).
 """
 
 import math
@@ -389,7 +390,10 @@ def make_gpt2_blocks():
 def main():
     torch.set_num_threads(1)
     if OUT.exists():
-        shutil.rmtree(OUT)
+        # backward/ is make_backward_golden.py's (PyTorch autograd fixtures); keep it.
+        for child in OUT.iterdir():
+            if child.name != "backward":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
     make_softmax()
     make_norms()
     make_activations()
