@@ -3,6 +3,7 @@
 #pragma once
 
 #include "forma/io/common.hpp"
+#include "forma/io/gguf.hpp"
 #include "forma/io/hf.hpp"
 #include "forma/io/json.hpp"
 #include "forma/io/llama2c.hpp"
