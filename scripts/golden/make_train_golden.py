@@ -1,0 +1,202 @@
+#!/work/venv/hf/bin/python
+"""PyTorch fixtures for forma's model-level training (tests/unit/train/trainer.cpp).
+
+A tiny llama2.c-style Llama written in plain torch — llama2.c model.py's arithmetic: RMSNorm
+x * rsqrt(mean(x^2) + eps) * w, interleaved RoPE on (real, imaginary) pairs with the angles of
+precompute_freqs_cis (float32), GQA by repeating each kv head for its group of query heads,
+SwiGLU w2(silu(w1 x) * w3 x), no biases, the classifier tied to the token embedding — with
+dim 32, hidden 64, layers 2, heads 4, kv_heads 2, vocab 64, batch 2, seq 8.
+
+Writes tests/data/golden/train/llama/:
+  init/<name>.npy      the initial parameters in float32, llama2.c's stacked layout
+                       (token_embedding (V, D), rms_att (L, D), wq (L, D, D), wk, wv (L, KV, D),
+                        wo (L, D, D), rms_ffn (L, D), w1, w3 (L, H, D), w2 (L, D, H), rms_final (D))
+  tokens.npy, targets.npy   the fixed batch (B, T) int32
+  grad/<name>.npy      every gradient of the mean cross-entropy at init, float64
+  step1/<name>.npy     the parameters after 1 AdamW step, float64
+  step10/<name>.npy    the parameters after 10 AdamW steps, float64
+  step1_f32/, step10_f32/  the same steps run by torch in float32 (float's own distance from the
+                       float64 run: AdamW's update g / (|g| + eps) turns the rounding of a gradient
+                       entry near eps into a visible change of the parameter)
+  losses.npy, norms.npy  each step's loss and its gradient norm before clipping, float64
+The float64 run starts from the float32 initial values widened exactly, so it measures forma's
+error and not the fixture's rounding.
+
+Training (llama2.c train.py's recipe): torch.optim.AdamW(betas (0.9, 0.95), eps 1e-8,
+foreach=False), weight decay 0.1 on the 2-D parameters (embedding, projections) and 0 on the norm
+weights; clip_grad_norm_(1.0) each step; lr(s) = 5e-3 (s+1)/2 for s < 2, then cosine from 5e-3 to
+5e-4 over s in [2, 10]. The same batch every step.
+
+Deterministic (fixed seeds, one thread); a re-run reproduces every byte. Re-run:
+    /work/venv/hf/bin/python scripts/golden/make_train_golden.py
+"""
+
+import math
+import pathlib
+import shutil
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+assert torch.__version__.split("+")[0] == "2.15.0", torch.__version__
+assert np.__version__ == "2.4.6", np.__version__
+torch.set_num_threads(1)
+
+DIM, HIDDEN, LAYERS, HEADS, KV_HEADS, VOCAB, SEQ, BATCH = 32, 64, 2, 4, 2, 64, 8, 2
+HEAD_DIM = DIM // HEADS
+EPS, THETA = 1e-5, 10000.0
+LR, MIN_LR, WARMUP, STEPS, WD, CLIP = 5e-3, 5e-4, 2, 10, 0.1, 1.0
+BETAS, ADAM_EPS = (0.9, 0.95), 1e-8
+
+OUT = pathlib.Path(__file__).resolve().parents[2] / "tests/data/golden/train/llama"
+NAMES = ["token_embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3",
+         "rms_final"]
+MATRICES = {"token_embedding", "wq", "wk", "wv", "wo", "w1", "w2", "w3"}
+
+
+def init_params():
+    g = torch.Generator().manual_seed(1234)
+    std, res_std = 0.02, 0.02 / math.sqrt(2 * LAYERS)
+    kv = KV_HEADS * HEAD_DIM
+
+    def normal(shape, s):
+        return (torch.randn(shape, generator=g, dtype=torch.float64) * s).float()
+
+    def norm_weight(shape):
+        return (1.0 + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)).float()
+
+    return {
+        "token_embedding": normal((VOCAB, DIM), std),
+        "rms_att": norm_weight((LAYERS, DIM)),
+        "wq": normal((LAYERS, DIM, DIM), std),
+        "wk": normal((LAYERS, kv, DIM), std),
+        "wv": normal((LAYERS, kv, DIM), std),
+        "wo": normal((LAYERS, DIM, DIM), res_std),
+        "rms_ffn": norm_weight((LAYERS, DIM)),
+        "w1": normal((LAYERS, HIDDEN, DIM), std),
+        "w2": normal((LAYERS, DIM, HIDDEN), std),
+        "w3": normal((LAYERS, HIDDEN, DIM), res_std),
+        "rms_final": norm_weight((DIM,)),
+    }
+
+
+def rope_tables(dtype):
+    # llama2.c precompute_freqs_cis, in float32; cos and sin taken in the run's dtype.
+    freqs = 1.0 / (THETA ** (torch.arange(0, HEAD_DIM, 2)[: HEAD_DIM // 2].float() / HEAD_DIM))
+    angles = torch.outer(torch.arange(SEQ, dtype=torch.float32), freqs).float()
+    angles = angles.to(dtype)
+    return torch.cos(angles), torch.sin(angles)
+
+
+def apply_rope(x, cos, sin):
+    # x (B, T, heads, head_dim); llama2.c apply_rotary_emb on interleaved pairs.
+    xr, xi = x.reshape(x.shape[:-1] + (-1, 2)).unbind(-1)
+    c, s = cos[None, :, None, :], sin[None, :, None, :]
+    out_r = xr * c - xi * s
+    out_i = xr * s + xi * c
+    return torch.stack([out_r, out_i], dim=-1).flatten(3)
+
+
+def rmsnorm(x, w):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * w
+
+
+def forward(p, tokens, targets, cos, sin):
+    B, T = tokens.shape
+    h = F.embedding(tokens, p["token_embedding"])
+    mask = torch.full((T, T), float("-inf"), dtype=h.dtype).triu(1)
+    group = HEADS // KV_HEADS
+    for l in range(LAYERS):
+        xn = rmsnorm(h, p["rms_att"][l])
+        q = (xn @ p["wq"][l].T).view(B, T, HEADS, HEAD_DIM)
+        k = (xn @ p["wk"][l].T).view(B, T, KV_HEADS, HEAD_DIM)
+        v = (xn @ p["wv"][l].T).view(B, T, KV_HEADS, HEAD_DIM)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        k = k.repeat_interleave(group, dim=2)
+        v = v.repeat_interleave(group, dim=2)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+        scores = q @ k.transpose(2, 3) / math.sqrt(HEAD_DIM) + mask
+        att = torch.softmax(scores, dim=-1) @ v
+        att = att.transpose(1, 2).reshape(B, T, DIM)
+        h = h + att @ p["wo"][l].T
+        xn = rmsnorm(h, p["rms_ffn"][l])
+        ff = F.silu(xn @ p["w1"][l].T) * (xn @ p["w3"][l].T)
+        h = h + ff @ p["w2"][l].T
+    h = rmsnorm(h, p["rms_final"])
+    logits = h @ p["token_embedding"].T  # tied classifier
+    return F.cross_entropy(logits.view(-1, VOCAB), targets.reshape(-1))
+
+
+def lr_at(step):
+    if step < WARMUP:
+        return LR * (step + 1) / WARMUP
+    ratio = (step - WARMUP) / (STEPS - WARMUP)
+    return MIN_LR + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (LR - MIN_LR)
+
+
+def train(init, tokens, targets, dtype):
+    p = {n: init[n].to(dtype).clone().requires_grad_(True) for n in NAMES}
+    cos, sin = rope_tables(dtype)
+    decay = [p[n] for n in NAMES if n in MATRICES]
+    no_decay = [p[n] for n in NAMES if n not in MATRICES]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD},
+                             {"params": no_decay, "weight_decay": 0.0}],
+                            lr=LR, betas=BETAS, eps=ADAM_EPS, foreach=False)
+    grads, snapshots, losses, norms = None, {}, [], []
+    for step in range(STEPS):
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step)
+        loss = forward(p, tokens, targets, cos, sin)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if step == 0:
+            grads = {n: p[n].grad.detach().clone() for n in NAMES}
+        norm = torch.nn.utils.clip_grad_norm_([p[n] for n in NAMES], CLIP)
+        opt.step()
+        losses.append(loss.item())
+        norms.append(norm.item())
+        if step + 1 in (1, STEPS):
+            snapshots[step + 1] = {n: p[n].detach().clone() for n in NAMES}
+    return grads, snapshots, losses, norms
+
+
+def save(sub, tensors, dtype):
+    (OUT / sub).mkdir(parents=True, exist_ok=True)
+    for n, t in tensors.items():
+        np.save(OUT / sub / f"{n}.npy", t.detach().numpy().astype(dtype))
+
+
+def main():
+    torch.manual_seed(0)
+    init = init_params()
+    g = torch.Generator().manual_seed(99)
+    seq = torch.randint(0, VOCAB, (BATCH, SEQ + 1), generator=g)
+    tokens, targets = seq[:, :-1].contiguous(), seq[:, 1:].contiguous()
+
+    grads64, snaps64, losses64, norms64 = train(init, tokens, targets, torch.float64)
+    _, snaps32, losses32, _ = train(init, tokens, targets, torch.float32)
+
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    save("init", init, np.float32)
+    save("grad", grads64, np.float64)
+    save("step1", snaps64[1], np.float64)
+    save("step10", snaps64[STEPS], np.float64)
+    save("step1_f32", snaps32[1], np.float32)
+    save("step10_f32", snaps32[STEPS], np.float32)
+    np.save(OUT / "tokens.npy", tokens.numpy().astype(np.int32))
+    np.save(OUT / "targets.npy", targets.numpy().astype(np.int32))
+    np.save(OUT / "losses.npy", np.array(losses64, dtype=np.float64))
+    np.save(OUT / "norms.npy", np.array(norms64, dtype=np.float64))
+
+    def drift(step):
+        return max(float((snaps32[step][n].double() - snaps64[step][n]).abs().max() /
+                         snaps64[step][n].abs().max()) for n in NAMES)
+    print(f"losses f64: {losses64[0]:.6f} .. {losses64[-1]:.6f}; f32 last {losses32[-1]:.6f}")
+    print(f"grad norms f64: {norms64[0]:.6f} .. {norms64[-1]:.6f}")
+    print(f"torch f32 vs f64 params: step 1 max rel {drift(1):.3e}, step {STEPS} {drift(STEPS):.3e}")
+
+
+if __name__ == "__main__":
+    main()
