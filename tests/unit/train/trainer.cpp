@@ -1,0 +1,344 @@
+// The model-level trainer (forma/train/llama_trainer.hpp, forma/train/optim.hpp):
+//   - against PyTorch (tests/data/golden/train/llama/, scripts/golden/make_train_golden.py): the
+//     loss and every gradient of a tiny llama2.c Llama (tied classifier) against float64 autograd,
+//     and the parameters after 1 and 10 AdamW steps (clip 1.0, warmup 2 + cosine, wd 0.1 on 2-D);
+//   - the milestone: a tiny Llama (separate classifier) learns a repeating token pattern; its
+//     LlamaWeights run through forma::Llama give the trainer's logits; training is reproducible
+//     bit for bit, across runs and across thread counts;
+//   - state_bytes<C, B, T>() is what constructing the state allocates.
+// FORMA_GOLDEN_TABLE=1 prints every measured error.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#include <forma/forma.hpp>
+#include <forma/io/npy.hpp>
+#include <forma/train.hpp>
+
+#include "allocation_counter.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+namespace ft = forma::train;
+
+constexpr forma::LlamaConfig golden_config{.dim = 32, .hidden = 64, .layers = 2, .heads = 4,
+                                           .kv_heads = 2, .vocab = 64, .max_seq = 8,
+                                           .classifier = forma::classifier_kind::shared};
+constexpr std::size_t golden_batch = 2, golden_seq = 8;
+using GoldenTrainer = ft::LlamaTrainer<golden_config, golden_batch, golden_seq>;
+
+const std::string golden_dir = std::string(FORMA_TEST_DATA_DIR) + "/golden/train/llama/";
+
+bool print_table() { return std::getenv("FORMA_GOLDEN_TABLE") != nullptr; }
+
+template <class T, std::size_t Rank>
+std::vector<T> load_rank(const std::string& path) {
+  auto loaded = forma::io::load_npy<forma::Tensor<T, forma::dextents<Rank>>>(path, {.convert = true});
+  if (!loaded) FAIL(forma::testing::error_text(loaded));
+  const auto& t = loaded.value();
+  return std::vector<T>(t.begin(), t.end());
+}
+
+// A parameter's file in llama2.c's layout: rank 1 (rms_final), 2 (embedding, norms) or 3.
+template <class T>
+std::vector<T> load_param(const std::string& sub, std::string_view name) {
+  const std::string path = golden_dir + sub + "/" + std::string(name) + ".npy";
+  if (name == "rms_final") return load_rank<T, 1>(path);
+  if (name == "token_embedding" || name == "classifier" || name == "rms_att" || name == "rms_ffn") {
+    return load_rank<T, 2>(path);
+  }
+  return load_rank<T, 3>(path);
+}
+
+// max |got − want| / max |want|: the error relative to the tensor's largest entry.
+double relative_error(const float* got, const std::vector<double>& want) {
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(got[i]) - want[i]));
+    scale = std::max(scale, std::abs(want[i]));
+  }
+  return scale == 0 ? worst : worst / scale;
+}
+
+// The worst relative error over every parameter (or gradient) against the files in `sub`.
+double compare_all(const float* base, const std::string& sub, const char* what) {
+  double worst = 0;
+  for (const ft::ParamSlot& slot : GoldenTrainer::slots()) {
+    const auto want = load_param<double>(sub, slot.name);
+    REQUIRE(want.size() == slot.size);
+    const double e = relative_error(base + slot.offset, want);
+    if (print_table()) std::printf("| %s | %s | %.3e |\n", what, std::string(slot.name).c_str(), e);
+    worst = std::max(worst, e);
+  }
+  return worst;
+}
+
+struct GoldenRun {
+  GoldenTrainer trainer;
+  std::vector<std::int32_t> tokens, targets;
+  GoldenRun() {
+    tokens = load_rank<std::int32_t, 2>(golden_dir + "tokens.npy");
+    targets = load_rank<std::int32_t, 2>(golden_dir + "targets.npy");
+    for (const ft::ParamSlot& slot : GoldenTrainer::slots()) {
+      const auto init = load_param<float>("init", slot.name);
+      REQUIRE(init.size() == slot.size);
+      std::copy(init.begin(), init.end(), trainer.parameters().begin() + static_cast<long>(slot.offset));
+    }
+  }
+  float step() {
+    auto loss = trainer.forward_backward(GoldenTrainer::tokens_view(tokens.data()),
+                                         GoldenTrainer::tokens_view(targets.data()));
+    REQUIRE(loss);
+    return *loss;
+  }
+};
+
+// llama2.c train.py's recipe as the fixture runs it.
+constexpr ft::LrSchedule golden_schedule{.lr = 5e-3, .min_lr = 5e-4, .warmup = 2, .steps = 10};
+constexpr ft::AdamWOptions golden_adamw{.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
+                                        .weight_decay = 0.1f};
+
+}  // namespace
+
+TEST_CASE("train: LlamaTrainer loss and every gradient match PyTorch float64 autograd") {
+  GoldenRun run;
+  const auto losses = load_rank<double, 1>(golden_dir + "losses.npy");
+  const float loss = run.step();
+  const double loss_error = std::abs(loss - losses[0]) / std::abs(losses[0]);
+  const double grad_error = compare_all(run.trainer.gradients().data(), "grad", "grad");
+  MESSAGE("loss " << loss << " vs torch f64 " << losses[0] << ": rel " << loss_error
+                  << "; worst gradient rel (to each tensor's largest entry) " << grad_error);
+  CHECK(loss_error <= 1e-5);
+  CHECK(grad_error <= 1e-4);
+}
+
+// Float's own limit after an AdamW step: the update lr·m̂/(√v̂ + eps) is ±lr for a gradient entry
+// well above eps but turns the float rounding of an entry near eps (1e-8) into a visible change
+// (torch's own float32 run is 5.8e-5 from its float64 run after 1 step, at a w3 entry whose
+// clipped gradient is 1.6e-8). So the 1e-5 check covers the entries whose clipped step-1
+// gradient is at least 1e-6 (100·eps), and every entry is held to a few times torch float32's
+// own distance from float64.
+TEST_CASE("train: LlamaTrainer AdamW steps match torch.optim.AdamW after 1 and 10 steps") {
+  GoldenRun run;
+  const auto losses = load_rank<double, 1>(golden_dir + "losses.npy");
+  const auto norms = load_rank<double, 1>(golden_dir + "norms.npy");
+  const double clip = std::min(1.0, 1.0 / (norms[0] + 1e-6));
+  double worst_loss = 0, worst_norm = 0, step1_all = 0, step1_masked = 0, step10_all = 0;
+  double torch_step1 = 0, torch_step10 = 0;
+  std::size_t masked = 0;
+  for (std::size_t s = 0; s < 10; ++s) {
+    const float loss = run.step();
+    const float norm = run.trainer.clip_grad_norm(1.0f);
+    run.trainer.adamw_step(ft::lr_schedule(golden_schedule, s), golden_adamw);
+    worst_loss = std::max(worst_loss, std::abs(loss - losses[s]) / losses[s]);
+    worst_norm = std::max(worst_norm, std::abs(norm - norms[s]) / norms[s]);
+    if (s != 0 && s != 9) continue;
+    const char* sub = s == 0 ? "step1" : "step10";
+    for (const ft::ParamSlot& slot : GoldenTrainer::slots()) {
+      const auto want = load_param<double>(sub, slot.name);
+      const auto torch32 = load_param<float>(std::string(sub) + "_f32", slot.name);
+      const float* got = run.trainer.parameters().data() + slot.offset;
+      const double all = relative_error(got, want);
+      const double torch = relative_error(torch32.data(), want);
+      double scale = 0, worst = 0;
+      for (const double w : want) scale = std::max(scale, std::abs(w));
+      if (s == 0) {
+        const auto grad = load_param<double>("grad", slot.name);
+        for (std::size_t i = 0; i < want.size(); ++i) {
+          if (std::abs(grad[i]) * clip < 1e-6) {
+            ++masked;
+            continue;
+          }
+          worst = std::max(worst, std::abs(static_cast<double>(got[i]) - want[i]));
+        }
+        step1_masked = std::max(step1_masked, worst / scale);
+        step1_all = std::max(step1_all, all);
+        torch_step1 = std::max(torch_step1, torch);
+      } else {
+        step10_all = std::max(step10_all, all);
+        torch_step10 = std::max(torch_step10, torch);
+      }
+      if (print_table()) {
+        std::printf("| %s | %s | %.3e | torch f32 %.3e |\n", sub, std::string(slot.name).c_str(),
+                    all, torch);
+      }
+    }
+  }
+  MESSAGE("params rel to torch f64 (to each tensor's largest entry): step 1 " << step1_all
+          << " (" << step1_masked << " without the " << masked
+          << " entries whose clipped gradient is < 1e-6), step 10 " << step10_all
+          << "; torch's own f32 run: step 1 " << torch_step1 << ", step 10 " << torch_step10
+          << "; losses " << worst_loss << ", grad norms " << worst_norm);
+  CHECK(worst_loss <= 1e-5);
+  CHECK(worst_norm <= 1e-5);
+  CHECK(step1_masked <= 1e-5);
+  CHECK(step1_all <= 8 * torch_step1);
+  CHECK(step10_all <= 8 * torch_step10);
+}
+
+TEST_CASE("train: optim matches the PyTorch formulas on hand-computed values") {
+  // AdamW, step 1: m = 0.1 g, v = 0.05 g², m̂ = g, v̂ = g² → p − lr·wd·p − lr·g/(|g| + eps).
+  std::vector<float> p{1.0f, -2.0f}, g{0.5f, -0.25f}, m(2), v(2);
+  ft::adamw_update(p, g, m, v, 1, 0.1, {.weight_decay = 0.1f}, true);
+  CHECK(p[0] == doctest::Approx(1.0 * (1 - 0.01) - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-6));
+  CHECK(p[1] == doctest::Approx(-2.0 * (1 - 0.01) + 0.1 * 0.25 / (0.25 + 1e-8)).epsilon(1e-6));
+  // SGD with momentum: b = g, then 0.9 b + g.
+  std::vector<float> q{1.0f}, h{2.0f}, b(1);
+  ft::sgd_update(q, h, b, true, 0.1, {.momentum = 0.9f}, false);
+  ft::sgd_update(q, h, b, false, 0.1, {.momentum = 0.9f}, false);
+  CHECK(q[0] == doctest::Approx(1.0 - 0.2 - 0.1 * (0.9 * 2 + 2)).epsilon(1e-6));
+  // clip_grad_norm: norm 5 → scaled by 1/(5 + 1e-6); a small norm is left alone.
+  std::vector<float> grads{3.0f, 4.0f};
+  CHECK(ft::clip_grad_norm(grads, 1.0f) == doctest::Approx(5.0));
+  CHECK(grads[0] == doctest::Approx(3.0 / (5.0 + 1e-6)).epsilon(1e-6));
+  CHECK(ft::clip_grad_norm(grads, 10.0f) == doctest::Approx(1.0).epsilon(1e-5));
+  CHECK(grads[1] == doctest::Approx(4.0 / (5.0 + 1e-6)).epsilon(1e-6));
+  // The schedule: warmup (s+1)/W, cosine to min_lr at N, constant after.
+  constexpr ft::LrSchedule s{.lr = 1.0, .min_lr = 0.1, .warmup = 2, .steps = 6};
+  CHECK(ft::lr_schedule(s, 0) == doctest::Approx(0.5));
+  CHECK(ft::lr_schedule(s, 2) == doctest::Approx(1.0));
+  CHECK(ft::lr_schedule(s, 4) == doctest::Approx(0.55));
+  CHECK(ft::lr_schedule(s, 6) == doctest::Approx(0.1));
+  CHECK(ft::lr_schedule({.lr = 1.0, .warmup = 2, .cosine = false}, 5) == doctest::Approx(1.0));
+}
+
+namespace {
+
+// The milestone model: big enough that the kernels split work over threads.
+constexpr forma::LlamaConfig pattern_config{.dim = 64, .hidden = 128, .layers = 2, .heads = 4,
+                                            .kv_heads = 2, .vocab = 32, .max_seq = 32,
+                                            .classifier = forma::classifier_kind::separate};
+constexpr std::size_t pattern_batch = 4, pattern_seq = 32, pattern_steps = 40;
+using PatternTrainer = ft::LlamaTrainer<pattern_config, pattern_batch, pattern_seq>;
+static_assert(ft::state_bytes<pattern_config, pattern_batch, pattern_seq>() <= (8u << 20),
+              "the milestone's training state fits in 8 MiB");
+
+struct PatternResult {
+  std::vector<float> params;
+  float first_loss = 0, last_loss = 0;
+};
+
+// Sequence b is the period-7 pattern 3, 1, 4, 1, 5, 9, 2 shifted by b; targets are the next token.
+void pattern_batch_of(std::vector<std::int32_t>& tokens, std::vector<std::int32_t>& targets) {
+  constexpr std::int32_t pattern[] = {3, 1, 4, 1, 5, 9, 2};
+  tokens.resize(pattern_batch * pattern_seq);
+  targets.resize(pattern_batch * pattern_seq);
+  for (std::size_t b = 0; b < pattern_batch; ++b) {
+    for (std::size_t t = 0; t < pattern_seq; ++t) {
+      tokens[b * pattern_seq + t] = pattern[(b + t) % 7];
+      targets[b * pattern_seq + t] = pattern[(b + t + 1) % 7];
+    }
+  }
+}
+
+PatternResult train_pattern(PatternTrainer& trainer, std::uint64_t seed) {
+  std::vector<std::int32_t> tokens, targets;
+  pattern_batch_of(tokens, targets);
+  trainer.init(seed);
+  constexpr ft::LrSchedule schedule{.lr = 1e-2, .min_lr = 1e-3, .warmup = 5, .steps = pattern_steps};
+  PatternResult result;
+  for (std::size_t s = 0; s < pattern_steps; ++s) {
+    auto loss = trainer.forward_backward(PatternTrainer::tokens_view(tokens.data()),
+                                         PatternTrainer::tokens_view(targets.data()));
+    REQUIRE(loss);
+    if (s == 0) result.first_loss = *loss;
+    result.last_loss = *loss;
+    trainer.clip_grad_norm(1.0f);
+    trainer.adamw_step(ft::lr_schedule(schedule, s), {.weight_decay = 0.1f});
+  }
+  result.params.assign(trainer.parameters().begin(), trainer.parameters().end());
+  return result;
+}
+
+}  // namespace
+
+TEST_CASE("train: a tiny Llama learns a repeating pattern and forma::Llama runs its weights") {
+  auto trainer = std::make_unique<PatternTrainer>();
+  const PatternResult run = train_pattern(*trainer, 42);
+  MESSAGE("pattern loss " << run.first_loss << " -> " << run.last_loss << " in " << pattern_steps
+                          << " AdamW steps");
+  CHECK(run.last_loss < 0.05f * run.first_loss);
+
+  // The trained parameters through the inference decoder, token by token, against the trainer's
+  // own batched forward: same weights, same math up to the order of float sums.
+  std::vector<std::int32_t> tokens, targets;
+  pattern_batch_of(tokens, targets);
+  REQUIRE(trainer->forward(PatternTrainer::tokens_view(tokens.data())));
+  const auto logits = trainer->logits();
+  forma::Llama<pattern_config> model(trainer->weights());
+  double worst = 0, scale = 0;
+  for (std::size_t b = 0; b < pattern_batch; ++b) {
+    model.reset();
+    for (std::size_t t = 0; t < pattern_seq; ++t) {
+      auto out = model.forward(tokens[b * pattern_seq + t], t);
+      REQUIRE(out);
+      for (std::size_t j = 0; j < pattern_config.vocab; ++j) {
+        const double want = logits.data()[(b * pattern_seq + t) * pattern_config.vocab + j];
+        worst = std::max(worst, std::abs(static_cast<double>((*out).data()[j]) - want));
+        scale = std::max(scale, std::abs(want));
+      }
+    }
+  }
+  MESSAGE("forma::Llama vs trainer logits (all " << pattern_batch * pattern_seq
+                                                 << " positions): max abs " << worst
+                                                 << ", largest logit " << scale);
+  CHECK(worst <= 1e-5 * scale);
+}
+
+TEST_CASE("train: training is bit-for-bit reproducible across runs and thread counts") {
+  auto trainer = std::make_unique<PatternTrainer>();
+#if defined(_OPENMP)
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  const PatternResult one = train_pattern(*trainer, 7);
+  const PatternResult again = train_pattern(*trainer, 7);
+  CHECK(std::memcmp(one.params.data(), again.params.data(), one.params.size() * sizeof(float)) == 0);
+#if defined(_OPENMP)
+  omp_set_num_threads(2);
+  const PatternResult two = train_pattern(*trainer, 7);
+  omp_set_num_threads(threads);
+  CHECK(std::memcmp(one.params.data(), two.params.data(), one.params.size() * sizeof(float)) == 0);
+  MESSAGE("1 vs 2 threads: " << one.params.size() << " parameters identical after "
+                             << pattern_steps << " steps");
+#else
+  MESSAGE("built without OpenMP: one thread only");
+#endif
+  const PatternResult other = train_pattern(*trainer, 8);
+  CHECK(std::memcmp(one.params.data(), other.params.data(), one.params.size() * sizeof(float)) != 0);
+}
+
+TEST_CASE("train: state_bytes is exactly what constructing the state allocates") {
+  const auto before = forma::testing::allocations_now();
+  {
+    GoldenTrainer golden;
+    const auto after = forma::testing::allocations_now();
+    CHECK(after.count - before.count == 1);
+    CHECK(after.bytes - before.bytes == ft::state_bytes<golden_config, golden_batch, golden_seq>());
+    MESSAGE("golden state (tied, B 2, T 8): " << after.bytes - before.bytes << " bytes for "
+                                              << GoldenTrainer::parameter_count << " parameters");
+  }
+  const auto before2 = forma::testing::allocations_now();
+  auto pattern = std::make_unique<PatternTrainer>();
+  const auto after2 = forma::testing::allocations_now();
+  CHECK(after2.bytes - before2.bytes ==
+        sizeof(PatternTrainer) + ft::state_bytes<pattern_config, pattern_batch, pattern_seq>());
+  MESSAGE("pattern state (separate, B 4, T 32): "
+          << ft::state_bytes<pattern_config, pattern_batch, pattern_seq>() << " bytes for "
+          << PatternTrainer::parameter_count << " parameters");
+  static_assert(ft::state_bytes<golden_config, golden_batch, golden_seq>() <= (1u << 20),
+                "the golden model's whole training state fits in 1 MiB");
+}
