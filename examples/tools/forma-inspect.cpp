@@ -1,8 +1,10 @@
-// forma-inspect FILE... — a first look at .npy, safetensors, llama2.c and llm.c files and
+// forma-inspect FILE... — a first look at .npy, safetensors, GGUF, llama2.c and llm.c files and
 // Hugging Face model directories.
 //
 // Prints each file's format and every tensor's name, dtype, shape and byte range (or the
-// llama2.c / llm.c header). For a model directory: what config.json says, then every tensor of
+// llama2.c / llm.c header). For GGUF, like llama.cpp's gguf-dump: the version, every metadata
+// entry (arrays abbreviated to their type, length and first values) and every tensor (name, ggml
+// type, dims fastest-first, offset in the data section, bytes). For a model directory: what config.json says, then every tensor of
 // its safetensors file(s) with its role — a parameter, or a buffer / tied head the loader skips. A file that does not validate gets the loader's one-line error on stderr, and
 // the exit status is 1 if any file failed.
 #include <cstdio>
@@ -11,6 +13,7 @@
 
 #include <filesystem>
 
+#include <forma/io/gguf.hpp>
 #include <forma/io/hf.hpp>
 #include <forma/io/llama2c.hpp>
 #include <forma/io/llmc.hpp>
@@ -49,6 +52,27 @@ forma::Result<void> inspect_safetensors(const std::string& path, std::span<const
     std::printf("  %-32s %-5s %-18s bytes %zu-%zu\n", e.name.c_str(),
                 std::string(io::safetensors_detail::dtype_text(e.type)).c_str(), shape_text(e.shape).c_str(),
                 file->data_offset() + e.begin, file->data_offset() + e.end);
+  }
+  return {};
+}
+
+forma::Result<void> inspect_gguf(const std::string& path, std::span<const std::byte> bytes) {
+  namespace gguf = io::gguf;
+  auto file = gguf::File::from_bytes(bytes);
+  if (!file) return std::move(file).error();
+  std::printf("%s: GGUF version %u, %zu metadata entries, %zu tensors, alignment %u, data at byte %zu\n", path.c_str(),
+              file->version(), file->metadata().size(), file->tensors().size(), file->alignment(), file->data_offset());
+  for (const auto& [key, value] : file->metadata()) {
+    std::printf("  %-40s %-8s %s\n", gguf::printable(key).c_str(), std::string(gguf::name_of(value.type())).c_str(),
+                value.text(5).c_str());
+  }
+  for (const auto& t : file->tensors()) {
+    std::string dims = "[";
+    for (std::size_t i = 0; i < t.dims().size(); ++i) dims += (i ? ", " : "") + std::to_string(t.dims()[i]);
+    dims += "]";
+    std::printf("  %-40s %-7s %-24s offset %-10llu bytes %llu\n", gguf::printable(t.name).c_str(),
+                std::string(gguf::name_of(t.type)).c_str(), dims.c_str(), static_cast<unsigned long long>(t.offset),
+                static_cast<unsigned long long>(t.bytes));
   }
   return {};
 }
@@ -136,6 +160,8 @@ forma::Result<void> inspect(const std::string& path) {
   forma::Result<void> result;
   if (starts_with("\x93NUMPY", 6)) {
     result = inspect_npy(path, bytes);
+  } else if (starts_with("GGUF", 4)) {
+    result = inspect_gguf(path, bytes);
   } else if (bytes.size() >= 9 && static_cast<char>(bytes[8]) == '{') {
     result = inspect_safetensors(path, bytes);
   } else if (bytes.size() >= 4 && [&] {
@@ -163,7 +189,7 @@ forma::Result<void> inspect(const std::string& path) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,
-                 "usage: forma-inspect FILE...  (.npy, .safetensors, llama2.c or llm.c .bin, Hugging Face model directory)\n");
+                 "usage: forma-inspect FILE...  (.npy, .safetensors, .gguf, llama2.c or llm.c .bin, Hugging Face model directory)\n");
     return 2;
   }
   int status = 0;

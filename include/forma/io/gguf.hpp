@@ -210,6 +210,10 @@ inline std::uint8_t u8(const std::byte* p, std::size_t i) noexcept { return stat
 
 }  // namespace detail
 
+// A name, key or string from a file as forma prints it on one line: printable ASCII, other bytes as
+// \xNN, at most 80 characters of the original.
+inline std::string printable(std::string_view text) { return detail::printable(text); }
+
 // ---- block dequantization (ggml's reference arithmetic, one block at a time) ---------------------------
 
 namespace kernels {
