@@ -342,3 +342,75 @@ TEST_CASE("train: state_bytes is exactly what constructing the state allocates")
   static_assert(ft::state_bytes<golden_config, golden_batch, golden_seq>() <= (1u << 20),
                 "the golden model's whole training state fits in 1 MiB");
 }
+
+TEST_CASE("train: a separate classifier equal to the embedding gives the tied model's gradients") {
+  // Tied: d(embedding) = d(lookup) + d(classifier). Separate, with classifier = embedding: the
+  // same loss, and the two gradients add up to the tied one.
+  GoldenRun tied;
+  constexpr forma::LlamaConfig separate_config = [] {
+    forma::LlamaConfig c = golden_config;
+    c.classifier = forma::classifier_kind::separate;
+    return c;
+  }();
+  using SeparateTrainer = ft::LlamaTrainer<separate_config, golden_batch, golden_seq>;
+  auto separate = std::make_unique<SeparateTrainer>();
+  std::copy(tied.trainer.parameters().begin(), tied.trainer.parameters().end(),
+            separate->parameters().begin());
+  auto p = separate->params();
+  std::copy(p.token_embedding.data(), p.token_embedding.data() + p.token_embedding.size(),
+            p.classifier.data());
+  const float tied_loss = tied.step();
+  auto separate_loss = separate->forward_backward(SeparateTrainer::tokens_view(tied.tokens.data()),
+                                                  SeparateTrainer::tokens_view(tied.targets.data()));
+  REQUIRE(separate_loss);
+  CHECK(*separate_loss == tied_loss);
+  auto g = separate->grads();
+  auto t = tied.trainer.grads();
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < t.token_embedding.size(); ++i) {
+    const double sum = static_cast<double>(g.token_embedding.data()[i]) + g.classifier.data()[i];
+    worst = std::max(worst, std::abs(sum - t.token_embedding.data()[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(t.token_embedding.data()[i])));
+  }
+  CHECK(worst <= 1e-6 * scale);
+  // Every other gradient is the same computation: identical bits.
+  const std::size_t rest = GoldenTrainer::parameter_count - GoldenTrainer::slots()[1].offset;
+  CHECK(std::memcmp(separate->gradients().data() + GoldenTrainer::slots()[1].offset,
+                    tied.trainer.gradients().data() + GoldenTrainer::slots()[1].offset,
+                    rest * sizeof(float)) == 0);
+}
+
+TEST_CASE("train: out-of-range token ids and targets are Errors, not writes out of bounds") {
+  GoldenRun run;
+  std::vector<std::int32_t> bad = run.tokens;
+  bad[5] = 64;
+  auto loss = run.trainer.forward_backward(GoldenTrainer::tokens_view(bad.data()),
+                                           GoldenTrainer::tokens_view(run.targets.data()));
+  REQUIRE_FALSE(loss);
+  CHECK(loss.error().code == forma::errc::out_of_range);
+  bad = run.targets;
+  bad[3] = -1;
+  loss = run.trainer.forward_backward(GoldenTrainer::tokens_view(run.tokens.data()),
+                                      GoldenTrainer::tokens_view(bad.data()));
+  REQUIRE_FALSE(loss);
+  CHECK(loss.error().code == forma::errc::out_of_range);
+  // ignore_index (-100) targets are skipped, as torch's cross_entropy does.
+  bad = run.targets;
+  bad[0] = forma::default_ignore_index;
+  CHECK(run.trainer.forward_backward(GoldenTrainer::tokens_view(run.tokens.data()),
+                                     GoldenTrainer::tokens_view(bad.data())));
+}
+
+TEST_CASE("train: a training step allocates only cross_entropy_backward's row losses") {
+  GoldenRun run;
+  (void)run.step();  // first touch
+  const auto before = forma::testing::allocations_now();
+  const float loss = run.step();
+  run.trainer.clip_grad_norm(1.0f);
+  run.trainer.adamw_step(1e-3, golden_adamw);
+  const auto after = forma::testing::allocations_now();
+  CHECK(std::isfinite(loss));
+  // ops/cross_entropy_backward.hpp keeps one double per row (B·T) in a std::vector per call.
+  CHECK(after.count - before.count == 1);
+  CHECK(after.bytes - before.bytes == golden_batch * golden_seq * sizeof(double));
+}
