@@ -1,6 +1,8 @@
 // forma/train.hpp — the train layer: the Llama-family trainer (parameters, gradients, AdamW
-// moments and saved activations in one compile-time-sized allocation) and the optimizers.
+// moments and saved activations in one compile-time-sized allocation), the optimizers, and
+// llama2.c checkpoints of the trained weights.
 #pragma once
 
+#include "forma/train/checkpoint.hpp"
 #include "forma/train/llama_trainer.hpp"
 #include "forma/train/optim.hpp"

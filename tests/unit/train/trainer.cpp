@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 #endif
 
 #include <forma/forma.hpp>
+#include <forma/io/llama2c.hpp>
 #include <forma/io/npy.hpp>
 #include <forma/train.hpp>
 
@@ -296,6 +298,33 @@ TEST_CASE("train: a tiny Llama learns a repeating pattern and forma::Llama runs 
                                                  << " positions): max abs " << worst
                                                  << ", largest logit " << scale);
   CHECK(worst <= 1e-5 * scale);
+
+  // Saved as a llama2.c checkpoint and loaded back: the same bits, the same logits.
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "forma_train_pattern.bin").string();
+  REQUIRE(ft::save_llama2c(trainer->weights(), path));
+  auto checkpoint = forma::io::llama2c::load<pattern_config>(path);
+  REQUIRE(checkpoint);
+  const auto& loaded = checkpoint->weights();
+  const auto mine = trainer->weights();
+  CHECK_FALSE(loaded.shape.shared_classifier);
+  CHECK(std::memcmp(loaded.token_embedding.data(), mine.token_embedding.data(),
+                    mine.token_embedding.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(loaded.w3.data(), mine.w3.data(), mine.w3.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(loaded.rms_final.data(), mine.rms_final.data(), mine.rms_final.size() * sizeof(float)) == 0);
+  CHECK(std::memcmp(loaded.classifier.data(), mine.classifier.data(),
+                    mine.classifier.size() * sizeof(float)) == 0);
+  forma::Llama<pattern_config> from_file(loaded);
+  model.reset();
+  for (std::size_t t = 0; t < pattern_seq; ++t) {
+    auto a = model.forward(tokens[t], t);
+    auto b = from_file.forward(tokens[t], t);
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(std::memcmp((*a).data(), (*b).data(), pattern_config.vocab * sizeof(float)) == 0);
+  }
+  std::filesystem::remove(path);
+  CHECK_FALSE(ft::save_llama2c(trainer->weights(), "/nonexistent-dir/x.bin"));
 }
 
 TEST_CASE("train: training is bit-for-bit reproducible across runs and thread counts") {
