@@ -437,7 +437,7 @@ class Value {
   std::span<const std::byte> raw() const noexcept { return raw_; }                   // arrays of fixed-size values
 
   // The value as gguf-dump prints it: 42, 0.5, true, "text" (escaped), arrays abbreviated to their
-  // first `items` elements: [string × 50257: "!", "\"", ...].
+  // first `items` elements (one fewer at each level of nesting): [string x 50257: "!", "\"", ...].
   std::string text(std::size_t items = 5) const {
     if (type_ != value_type::array) return scalar_text();
     std::string out = "[" + std::string(name_of(element_)) + " x " + std::to_string(count_) + ":";
@@ -447,7 +447,7 @@ class Value {
       if (element_ == value_type::string) {
         out += '"' + detail::printable(strings_[i]) + '"';
       } else if (element_ == value_type::array) {
-        out += arrays_[i].text(items);
+        out += arrays_[i].text(items > 1 ? items - 1 : 1);  // fewer per level: bounded however deep
       } else {
         Value item;
         item.type_ = element_;

@@ -499,7 +499,8 @@ TEST_CASE("gguf: known types forma does not dequantize yet parse, and say so") {
   Builder b;
   b.infos = {info("q2", {256, 2}, 10, 0), info("f64", {3}, 28, 192)};
   b.data.assign(224, '\0');
-  auto f = gguf::File::from_bytes(as_bytes(b.bytes()));
+  const std::string bytes = b.bytes();  // from_bytes views these: they must outlive the File
+  auto f = gguf::File::from_bytes(as_bytes(bytes));
   REQUIRE_MESSAGE(f, forma::testing::error_text(f));
   CHECK((*f->tensor("q2"))->bytes == 168);
   auto d = f->dequantize(**f->tensor("q2"));
@@ -514,7 +515,8 @@ TEST_CASE("gguf: zero tensors, zero-sized tensors, and scalars") {
   Builder b;
   b.infos = {info("empty", {0, 4}, 0, 0), info("scalar", {}, 0, 0)};
   b.data.assign(4, '\0');
-  auto f = gguf::File::from_bytes(as_bytes(b.bytes()));
+  const std::string bytes = b.bytes();
+  auto f = gguf::File::from_bytes(as_bytes(bytes));
   REQUIRE_MESSAGE(f, forma::testing::error_text(f));
   const auto& empty = **f->tensor("empty");
   CHECK(empty.elements == 0);
