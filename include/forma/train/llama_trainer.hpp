@@ -2,15 +2,15 @@
 // parameters, gradients, AdamW moments and saved activations in one allocation, sized at compile
 // time.
 //
-//   using Tiny = forma::LlamaConfig{.dim = 32, .hidden = 64, .layers = 2, .heads = 4,
-//                                   .kv_heads = 2, .vocab = 64, .max_seq = 8,
-//                                   .classifier = forma::classifier_kind::shared};
+//   constexpr forma::LlamaConfig Tiny{.dim = 32, .hidden = 64, .layers = 2, .heads = 4,
+//                                     .kv_heads = 2, .vocab = 64, .max_seq = 8,
+//                                     .classifier = forma::classifier_kind::shared};
 //   static_assert(forma::train::state_bytes<Tiny, 2, 8>() <= 4 << 20);
 //   forma::train::LlamaTrainer<Tiny, 2, 8> trainer;   // B = 2 sequences of T = 8 tokens
 //   trainer.init(seed);                                // llama2.c's initialization
 //   auto loss = trainer.forward_backward(tokens, targets);   // (B, T) int32 each
 //   trainer.clip_grad_norm(1.0f);
-//   trainer.adamw_step(lr, {.weight_decay = 0.1f});
+//   trainer.adamw_step(lr, {.weight_decay = 0.1f});   // or sgd_step(lr, {.momentum = 0.9f})
 //   forma::Llama<Tiny> model(trainer.weights());       // inference on the trained parameters
 //
 // The model is llama2.c's: RMSNorm, interleaved RoPE, GQA (kv_heads divides heads), SwiGLU, no

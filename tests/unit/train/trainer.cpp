@@ -443,3 +443,25 @@ TEST_CASE("train: a training step allocates only cross_entropy_backward's row lo
   CHECK(after.count - before.count == 1);
   CHECK(after.bytes - before.bytes == golden_batch * golden_seq * sizeof(double));
 }
+
+TEST_CASE("train: sgd_step with momentum lowers the loss and follows sgd_update") {
+  GoldenRun run;
+  const std::vector<float> start(run.trainer.parameters().begin(), run.trainer.parameters().end());
+  const float first = run.step();
+  const std::vector<float> grad(run.trainer.gradients().begin(), run.trainer.gradients().end());
+  run.trainer.sgd_step(0.5, {.momentum = 0.9f, .weight_decay = 0.0f});
+  // The first step is p − lr·g everywhere.
+  double worst = 0;
+  for (std::size_t i = 0; i < start.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(run.trainer.parameters()[i]) -
+                                     (start[i] - 0.5f * grad[i])));
+  }
+  CHECK(worst == 0.0);
+  float last = first;
+  for (int s = 0; s < 5; ++s) {
+    last = run.step();
+    run.trainer.sgd_step(0.5, {.momentum = 0.9f});
+  }
+  MESSAGE("SGD momentum 0.9, lr 0.5: loss " << first << " -> " << last << " in 5 steps");
+  CHECK(last < first);
+}
