@@ -21,7 +21,7 @@
 //   auto w = file->tensor("blk.0.attn_q.weight");                       // Result<const TensorInfo*>
 //   auto values = file->dequantize(**w);                                 // Result<std::vector<float>>
 //   auto y0 = file->dot_row(**w, 0, x);                                  // Σ_i w[0, i]·x[i], one row
-// Dequantized types: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K (block layouts as ggml's;
+// Dequantized types: F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K (block layouts as ggml's;
 // the arithmetic is ggml's reference dequantization, so results equal gguf-py's bit for bit when
 // built without floating-point contraction, which forma's targets are: -ffp-contract=off). Other
 // known types parse, and dequantize() says they are not supported yet.
@@ -136,8 +136,8 @@ inline std::optional<TypeTraits> traits(std::uint32_t type) noexcept {
     case 7: return TypeTraits{"Q5_1", 32, 24, true};
     case 8: return TypeTraits{"Q8_0", 32, 34, true};
     case 9: return TypeTraits{"Q8_1", 32, 40, false};
-    case 10: return TypeTraits{"Q2_K", 256, 84, false};
-    case 11: return TypeTraits{"Q3_K", 256, 110, false};
+    case 10: return TypeTraits{"Q2_K", 256, 84, true};
+    case 11: return TypeTraits{"Q3_K", 256, 110, true};
     case 12: return TypeTraits{"Q4_K", 256, 144, true};
     case 13: return TypeTraits{"Q5_K", 256, 176, true};
     case 14: return TypeTraits{"Q6_K", 256, 210, true};
@@ -280,6 +280,37 @@ inline void scale_min_k4(int j, const std::byte* q, std::uint8_t& scale, std::ui
   }
 }
 
+// Q2_K (256): scales[16] (low nibble scale, high nibble min), qs[64], f16 d, f16 dmin; sixteen
+// sub-blocks of 16 with 2-bit q: y = (d·sc)·q − dmin·m. Sub-block k reads bits 2·((k mod 8) / 2) of
+// qs[32·(k / 8) + 16·(k mod 2) + i].
+inline void q2_k(const std::byte* b, float* y) noexcept {
+  const float d = half(b + 80), dmin = half(b + 82);
+  for (int k = 0; k < 16; ++k) {
+    const std::uint8_t sc = u8(b, k);
+    const float dl = d * static_cast<float>(sc & 0x0F), ml = dmin * static_cast<float>(sc >> 4);
+    const int shift = 2 * ((k % 8) / 2);
+    const std::byte* q = b + 16 + 32 * (k / 8) + 16 * (k % 2);
+    for (int i = 0; i < 16; ++i) y[16 * k + i] = dl * static_cast<float>((u8(q, i) >> shift) & 3) - ml;
+  }
+}
+// Q3_K (256): hmask[32], qs[64], scales[12] (sixteen 6-bit scales, biased by 32), f16 d; sixteen
+// sub-blocks of 16: y = (d·sc)·(q − 4·(1 − h)), q two bits of qs as in Q2_K, h bit k / 2 of hmask.
+inline void q3_k(const std::byte* b, float* y) noexcept {
+  const float d = half(b + 108);
+  const std::byte* scales = b + 96;
+  for (int k = 0; k < 16; ++k) {
+    const int low = (k < 8 ? u8(scales, k) : u8(scales, k - 8) >> 4) & 0x0F;
+    const int high = (u8(scales, 8 + k % 4) >> (2 * (k / 4))) & 3;
+    const float dl = d * static_cast<float>((low | (high << 4)) - 32);
+    const int shift = 2 * ((k % 8) / 2);
+    const std::byte* q = b + 32 + 32 * (k / 8) + 16 * (k % 2);
+    const std::byte* hm = b + 16 * (k % 2);
+    for (int i = 0; i < 16; ++i) {
+      const int h = (u8(hm, i) >> (k / 2)) & 1;
+      y[16 * k + i] = dl * static_cast<float>(((u8(q, i) >> shift) & 3) - (h ? 0 : 4));
+    }
+  }
+}
 // Q4_K (256): f16 d, f16 dmin, scales[12], qs[128]; eight sub-blocks of 32: y = d·sc·q − dmin·m.
 inline void q4_k(const std::byte* b, float* y) noexcept {
   const float d = half(b), dmin = half(b + 2);
@@ -368,6 +399,8 @@ inline bool dequantize_run(tensor_type type, const std::byte* src, std::size_t c
     case tensor_type::q4_1: return blocks(32, 20, kernels::q4_1);
     case tensor_type::q5_0: return blocks(32, 22, kernels::q5_0);
     case tensor_type::q5_1: return blocks(32, 24, kernels::q5_1);
+    case tensor_type::q2_k: return blocks(256, 84, kernels::q2_k);
+    case tensor_type::q3_k: return blocks(256, 110, kernels::q3_k);
     case tensor_type::q4_k: return blocks(256, 144, kernels::q4_k);
     case tensor_type::q5_k: return blocks(256, 176, kernels::q5_k);
     case tensor_type::q6_k: return blocks(256, 210, kernels::q6_k);

@@ -218,7 +218,7 @@ TEST_CASE("gguf: tensor infos — names, dims fastest-first, types, aligned offs
 
 // Bit for bit: forma's dequantization does ggml's reference arithmetic in the same order as
 // gguf-py's NumPy (no FMA: the test targets build with -ffp-contract=off), so every float equals.
-TEST_CASE("gguf: dequantize equals gguf-py bit for bit (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q4_K Q5_K Q6_K)") {
+TEST_CASE("gguf: dequantize equals gguf-py bit for bit (F32 F16 BF16 Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K Q4_K Q5_K Q6_K)") {
   std::vector<std::string> seen;
   for (const std::string stem : {"metadata", "quants"}) {
     auto f = gguf::File::open(dir + stem + ".gguf");
@@ -254,7 +254,7 @@ TEST_CASE("gguf: dequantize equals gguf-py bit for bit (F32 F16 BF16 Q8_0 Q4_0 Q
       CHECK(!f->dequantize_row(t, t.rows(), row));
     }
   }
-  for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K", "Q6_K"}) {
+  for (const char* type : {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}) {
     CHECK_MESSAGE(std::find(seen.begin(), seen.end(), type) != seen.end(), type, " has no fixture");
   }
 }
@@ -497,16 +497,16 @@ TEST_CASE("gguf: hostile headers give one-line errors") {
 
 TEST_CASE("gguf: known types forma does not dequantize yet parse, and say so") {
   Builder b;
-  b.infos = {info("q2", {256, 2}, 10, 0), info("f64", {3}, 28, 192)};
+  b.infos = {info("iq2", {256, 2}, 16, 0), info("f64", {3}, 28, 192)};
   b.data.assign(224, '\0');
   const std::string bytes = b.bytes();  // from_bytes views these: they must outlive the File
   auto f = gguf::File::from_bytes(as_bytes(bytes));
   REQUIRE_MESSAGE(f, forma::testing::error_text(f));
-  CHECK((*f->tensor("q2"))->bytes == 168);
-  auto d = f->dequantize(**f->tensor("q2"));
+  CHECK((*f->tensor("iq2"))->bytes == 132);
+  auto d = f->dequantize(**f->tensor("iq2"));
   REQUIRE(!d);
   CHECK(d.error().code == forma::errc::unsupported);
-  CHECK(d.error().to_string() == "tensor 'q2': cannot dequantize type Q2_K yet");
+  CHECK(d.error().to_string() == "tensor 'iq2': cannot dequantize type IQ2_XXS yet");
   const float x[256] = {};
   CHECK(!f->dot_row(**f->tensor("f64"), 0, x));
 }
