@@ -438,6 +438,12 @@ class LlamaTrainer {
   }
 
   long steps_taken() const noexcept { return step_; }
+  // Restores the step count (AdamW's t) of a saved run, with moments() written back.
+  void set_steps_taken(long steps) noexcept { step_ = steps; }
+
+  // AdamW's first and second moments as flat arrays in the layout of slots().
+  std::span<float> first_moments() noexcept { return {state_.data() + layout::adam_m, layout::params}; }
+  std::span<float> second_moments() noexcept { return {state_.data() + layout::adam_v, layout::params}; }
 
  private:
   float* act(std::size_t layer, std::size_t what) noexcept {
