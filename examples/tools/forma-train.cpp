@@ -69,7 +69,7 @@ struct Options {
   std::size_t batch = 0, seq = 0, steps = 0, warmup = 0, save_every = 0, stop_after = 0;
   double lr = 3e-4, min_lr = 0, beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weight_decay = 0.1, clip = 1.0;
   std::string schedule = "constant", order = "sequential";
-  bool recompute = false, seed_given = false;
+  bool recompute = false;
 };
 
 [[noreturn]] void usage() {
@@ -138,7 +138,7 @@ Options parse(int argc, char** argv) {
     const char* v = argv[++i];
     if (flag == "--init") o.init = v;
     else if (flag == "--config") o.config = v;
-    else if (flag == "--seed") { o.seed = parse_count(flag, v); o.seed_given = true; }
+    else if (flag == "--seed") o.seed = parse_count(flag, v);
     else if (flag == "--data") o.data = v;
     else if (flag == "-z") o.tokenizer = v;
     else if (flag == "--batch") { o.batch = parse_count(flag, v); have_batch = true; }
@@ -160,7 +160,6 @@ Options parse(int argc, char** argv) {
     else if (flag == "--resume") o.resume = v;
   }
   if (o.init.has_value() == o.config.has_value()) fail("give exactly one of --init CHECKPOINT and --config NAME");
-  if (o.init && o.seed_given && o.order != "random") fail("--seed is for --config (or --order random)");
   if (o.data.empty()) fail("--data FILE is required");
   if (o.out.empty()) fail("--out DIR is required");
   if (!have_batch || o.batch == 0) fail("--batch B (>= 1) is required");
