@@ -1,0 +1,98 @@
+// forma/train/data.hpp (forma-train's batches) and continuing a LlamaTrainer from saved state
+// (parameters, AdamW moments, step count), as forma-train's --resume does.
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <numeric>
+#include <vector>
+
+#include <forma/train/data.hpp>
+#include <forma/train/llama_trainer.hpp>
+
+using forma::train::batch_order;
+using forma::train::TokenLoader;
+
+TEST_CASE("TokenLoader sequential: llm.c's positions, targets shifted by one, wrap to 0") {
+  std::vector<std::int32_t> tokens(23);
+  std::iota(tokens.begin(), tokens.end(), 100);
+  TokenLoader loader(tokens, 2, 4, batch_order::sequential, 0);  // B·T = 8: batches at 0, 8, then 0
+  std::vector<std::int32_t> x(8), y(8);
+  const std::size_t expected_start[] = {0, 8, 0, 8};
+  for (const std::size_t start : expected_start) {
+    CHECK(loader.position() == start);
+    loader.next(x, y);
+    for (std::size_t i = 0; i < 8; ++i) {
+      CHECK(x[i] == static_cast<std::int32_t>(100 + start + i));
+      CHECK(y[i] == static_cast<std::int32_t>(101 + start + i));
+    }
+  }
+  // 16 + 8 + 1 = 25 > 23: after the batch at 8 the next is at 0. With 25 tokens it would be 16.
+  std::vector<std::int32_t> longer(25);
+  TokenLoader loader25(longer, 2, 4, batch_order::sequential, 0);
+  loader25.next(x, y);
+  loader25.next(x, y);
+  CHECK(loader25.position() == 16);
+  CHECK(TokenLoader::needed(2, 4) == 9);
+}
+
+TEST_CASE("TokenLoader random: seeded windows of T+1 tokens, reproducible from the saved RNG state") {
+  std::vector<std::int32_t> tokens(50);
+  std::iota(tokens.begin(), tokens.end(), 0);
+  TokenLoader a(tokens, 3, 5, batch_order::random, 42);
+  std::vector<std::int32_t> x(15), y(15);
+  a.next(x, y);
+  for (std::size_t b = 0; b < 3; ++b) {
+    const std::int32_t start = x[b * 5];
+    CHECK(start >= 0);
+    CHECK(start <= 44);  // the window start + T stays inside: at most n - T - 1 = 44
+    for (std::size_t t = 0; t < 5; ++t) {
+      CHECK(x[b * 5 + t] == start + static_cast<std::int32_t>(t));
+      CHECK(y[b * 5 + t] == start + static_cast<std::int32_t>(t) + 1);
+    }
+  }
+  const std::string state = a.rng_state();
+  std::vector<std::int32_t> x1(15), y1(15), x2(15), y2(15);
+  a.next(x1, y1);
+  TokenLoader b(tokens, 3, 5, batch_order::random, 7);
+  REQUIRE(b.set_rng_state(state));
+  b.next(x2, y2);
+  CHECK(x1 == x2);
+  CHECK(y1 == y2);
+  CHECK_FALSE(b.set_rng_state("not a state"));
+}
+
+namespace {
+constexpr forma::LlamaConfig Small{.dim = 16, .hidden = 32, .layers = 1, .heads = 2, .kv_heads = 1,
+                                   .vocab = 32, .max_seq = 8, .classifier = forma::classifier_kind::shared};
+}
+
+TEST_CASE("LlamaTrainer continued from saved parameters, moments and step equals the uninterrupted run") {
+  using Trainer = forma::train::LlamaTrainer<Small, 1, 8>;
+  auto whole = std::make_unique<Trainer>();
+  auto first = std::make_unique<Trainer>();
+  whole->init(5);
+  first->init(5);
+  std::vector<std::int32_t> tokens(9);
+  for (std::size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<std::int32_t>((i * 7 + 3) % 32);
+  const Trainer::tokens_view x(tokens.data()), y(tokens.data() + 1);
+  auto step = [&](Trainer& t) {
+    REQUIRE(t.forward_backward(x, y));
+    t.clip_grad_norm(1.0f);
+    t.adamw_step(1e-2);
+  };
+  for (int s = 0; s < 4; ++s) step(*whole);
+  for (int s = 0; s < 2; ++s) step(*first);
+  auto second = std::make_unique<Trainer>();
+  const auto copy = [](std::span<float> to, std::span<const float> from) {
+    std::memcpy(to.data(), from.data(), from.size() * sizeof(float));
+  };
+  copy(second->parameters(), first->parameters());
+  copy(second->first_moments(), first->first_moments());
+  copy(second->second_moments(), first->second_moments());
+  second->set_steps_taken(first->steps_taken());
+  for (int s = 0; s < 2; ++s) step(*second);
+  CHECK(second->steps_taken() == 4);
+  CHECK(std::memcmp(second->parameters().data(), whole->parameters().data(),
+                    Trainer::parameter_count * sizeof(float)) == 0);
+}
