@@ -122,6 +122,26 @@ def resume(program, workdir):
         b = [r[:4] for r in read_csv(os.path.join(part, "loss.csv"))[1]]
         if a != b or len(a) != 12:
             sys.exit(f"FAIL: {order}: loss.csv rows differ after resume:\n{a}\n{b}")
+        # Resumed into another --out: the first rows come along.
+        other = os.path.join(workdir, f"other-{order}")
+        shutil.rmtree(other, ignore_errors=True)
+        part2 = train(program, workdir, f"part2-{order}", args + ["--stop-after", "5"], env)
+        run(program, args + ["--resume", part2, "--out", other], env)
+        with open(os.path.join(whole, "model.bin"), "rb") as f1, open(os.path.join(other, "model.bin"), "rb") as f2:
+            if f1.read() != f2.read():
+                sys.exit(f"FAIL: {order}: resume into another --out gives another model.bin")
+        if [r[:4] for r in read_csv(os.path.join(other, "loss.csv"))[1]] != a:
+            sys.exit(f"FAIL: {order}: loss.csv of the resume into another --out differs")
+        # A damaged checkpoint is refused (the checksum).
+        path = os.path.join(part2, "checkpoint.safetensors")
+        with open(path, "r+b") as f:
+            f.seek(-1, 2)
+            last = f.read(1)
+            f.seek(-1, 2)
+            f.write(bytes([last[0] ^ 1]))
+        r = run(program, args + ["--resume", part2, "--out", part2], env, expect_ok=False)
+        if r.returncode == 0 or "checksum mismatch" not in r.stderr or r.stderr.count("\n") != 1:
+            sys.exit(f"FAIL: a damaged checkpoint: exit {r.returncode}, stderr {r.stderr!r}")
         # A resume with a flag that changes the run is refused.
         r = run(program, args + ["--resume", part, "--out", part, "--lr", "1e-3"], env, expect_ok=False)
         if r.returncode == 0 or r.stderr.count("\n") != 1 or not r.stderr.startswith("forma-train: "):
@@ -133,11 +153,20 @@ def threads(program, workdir):
     args = base_args() + ["--order", "random", "--seed", "3"]
     one = train(program, workdir, "threads1", args, {"OMP_NUM_THREADS": "1"})
     two = train(program, workdir, "threads2", args, {"OMP_NUM_THREADS": "2"})
-    for f in ("model.bin", "checkpoint.safetensors"):
-        with open(os.path.join(one, f), "rb") as f1, open(os.path.join(two, f), "rb") as f2:
-            if f1.read() != f2.read():
-                sys.exit(f"FAIL: {f} differs between 1 and 2 threads")
-    print("threads ok: 1 and 2 threads give identical model.bin and checkpoint.safetensors")
+    # And stories260K (models/stories260K) fine-tuned on text: wider matrices, more layers.
+    root = os.path.join(HERE, "..", "..")
+    args260k = ["--init", os.path.join(root, "models", "stories260K", "stories260K.bin"),
+                "--data", os.path.join(root, "data", "tinyshakespeare", "input_100k.txt"),
+                "-z", os.path.join(root, "models", "stories260K", "tok512.bin"),
+                "--batch", "2", "--seq", "64", "--steps", "3", "--order", "random", "--lr", "1e-3"]
+    pairs = [(one, two), (train(program, workdir, "threads1-260K", args260k, {"OMP_NUM_THREADS": "1"}),
+                          train(program, workdir, "threads2-260K", args260k, {"OMP_NUM_THREADS": "2"}))]
+    for a, b in pairs:
+        for f in ("model.bin", "checkpoint.safetensors"):
+            with open(os.path.join(a, f), "rb") as f1, open(os.path.join(b, f), "rb") as f2:
+                if f1.read() != f2.read():
+                    sys.exit(f"FAIL: {f} differs between 1 and 2 threads ({a})")
+    print("threads ok: 1 and 2 threads give identical model.bin and checkpoint.safetensors (tiny, stories260K)")
 
 
 def sample(program, workdir, forma_run, tokenizer):
