@@ -6,10 +6,12 @@
 //
 // The model: --init CHECKPOINT (a legacy llama2.c file whose shape is one of the presets) or
 // --config NAME initialised from --seed (GPT-2 style: normal(0, 0.02), wo and w2 scaled by
-// 1/sqrt(2·layers), norms 1). Presets: tiny, stories260K, stories15M. The sequence length T is a
-// compile-time extent of the trainer: T ∈ {16, 32, 64, 128, 256} (≤ the model's max_seq); the
-// batch B is any positive number: the B rows run one after another through a trainer of one row
-// and their gradients are summed and divided by B (the mean over the B·T targets).
+// 1/sqrt(2·layers), norms 1). Presets: tiny, stories260K, stories15M. The trainer's sequence
+// length is a compile-time extent: --seq T (any T ≤ the model's max_seq) runs on the trainer of the
+// next length in {8, 16, 32, ..., 512}, its last positions padded (input 0, target ignored): with
+// causal attention they change nothing before them and add no loss or gradient. The batch B is any
+// positive number: the B rows run one after another through a trainer of one row and their
+// gradients are summed and divided by B (the mean over the B·T targets).
 // --data: a .bin of little-endian uint16 ids, or a text file encoded with -z as llama2.c's
 // pretokenizer encodes a story (BOS, then run.c's encode of the whole text with its dummy-prefix
 // space, no EOS). Batches as llm.c's DataLoader (sequential) or seeded random windows
@@ -83,7 +85,7 @@ struct Options {
       "  --config: tiny (dim 32, hidden 96, 2 layers, 4 heads, 2 kv heads, vocab 512, seq 128),\n"
       "            stories260K (64, 172, 5, 8, 4, 512, 512), stories15M (288, 768, 6, 6, 6, 32000, 256)\n"
       "  --init:   a llama2.c legacy checkpoint with one of those shapes (shared classifier)\n"
-      "  --seq:    16, 32, 64, 128 or 256 (at most the model's seq); --batch: any B >= 1\n"
+      "  --seq:    any T up to the model's seq (fastest at 8, 16, 32, ..., 512); --batch: any B >= 1\n"
       "  --data:   .bin = uint16 token ids; otherwise text encoded with -z (BOS + run.c's encode)\n"
       "  --seed:   the initialisation (--config) and the random batch order (mt19937_64)\n"
       "  --recompute is accepted and has no effect (every activation is kept)\n",
@@ -288,10 +290,10 @@ std::string metadata_value(const forma::io::Safetensors& file, const std::string
   return {};
 }
 
-template <LlamaConfig C, std::size_t T>
+template <LlamaConfig C, std::size_t Cap>
 int train(const Options& o, std::vector<std::int32_t> tokens) {
-  using Trainer = forma::train::LlamaTrainer<C, 1, T>;
-  const std::size_t B = o.batch, P = Trainer::parameter_count;
+  using Trainer = forma::train::LlamaTrainer<C, 1, Cap>;
+  const std::size_t B = o.batch, T = o.seq, P = Trainer::parameter_count;
   const auto flags = run_flags(o);
   const std::string resume_path = o.resume ? (fs::path(*o.resume) / "checkpoint.safetensors").string() : "";
 
@@ -441,6 +443,9 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
                                          .eps = static_cast<float>(o.eps),
                                          .weight_decay = static_cast<float>(o.weight_decay)};
   std::vector<std::int32_t> inputs(B * T), targets(B * T);
+  // One row as the trainer takes it: T tokens, then Cap − T padding positions (input 0, target
+  // ignored by the cross-entropy).
+  std::vector<std::int32_t> row_in(Cap, 0), row_target(Cap, forma::default_ignore_index);
   std::vector<float> sum(B > 1 ? P : 0);
   const std::size_t end = o.stop_after != 0 ? o.stop_after : o.steps;
   float first_loss = 0, last_loss = 0;
@@ -451,7 +456,9 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
     double loss_sum = 0;
     for (std::size_t b = 0; b < B; ++b) {
       using view = typename Trainer::tokens_view;
-      auto loss = trainer.forward_backward(view(inputs.data() + b * T), view(targets.data() + b * T));
+      std::memcpy(row_in.data(), inputs.data() + b * T, T * sizeof(std::int32_t));
+      std::memcpy(row_target.data(), targets.data() + b * T, T * sizeof(std::int32_t));
+      auto loss = trainer.forward_backward(view(row_in.data()), view(row_target.data()));
       if (!loss) fail(loss.error().to_string());
       loss_sum += static_cast<double>(*loss);
       if (B > 1) {
@@ -504,17 +511,18 @@ int dispatch_seq(const Options& o, std::vector<std::int32_t> tokens) {
   if (o.seq > C.max_seq) {
     fail("--seq " + std::to_string(o.seq) + ": longer than the model's max_seq " + std::to_string(C.max_seq));
   }
-  switch (o.seq) {
-    case 16: return train<C, 16>(o, std::move(tokens));
-    case 32: return train<C, 32>(o, std::move(tokens));
-    case 64: return train<C, 64>(o, std::move(tokens));
-    case 128: return train<C, 128>(o, std::move(tokens));
-    case 256:
-      if constexpr (C.max_seq >= 256) return train<C, 256>(o, std::move(tokens));
-      break;
-    default: break;
+  if (o.seq <= 8) return train<C, 8>(o, std::move(tokens));
+  if (o.seq <= 16) return train<C, 16>(o, std::move(tokens));
+  if (o.seq <= 32) return train<C, 32>(o, std::move(tokens));
+  if (o.seq <= 64) return train<C, 64>(o, std::move(tokens));
+  if (o.seq <= 128) return train<C, 128>(o, std::move(tokens));
+  if constexpr (C.max_seq >= 256) {
+    if (o.seq <= 256) return train<C, 256>(o, std::move(tokens));
   }
-  fail("--seq " + std::to_string(o.seq) + ": supported sequence lengths are 16, 32, 64, 128 and 256");
+  if constexpr (C.max_seq >= 512) {
+    if (o.seq <= 512) return train<C, 512>(o, std::move(tokens));
+  }
+  fail("--seq " + std::to_string(o.seq) + ": at most 512");
 }
 
 struct Preset {

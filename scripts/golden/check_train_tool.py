@@ -2,6 +2,7 @@
 """Checks forma-train as a user runs it (standard library only; CTest runs it, tests/tools).
 
   check_train_tool.py parity  FORMA_TRAIN WORKDIR   against PyTorch (make_train_tool_golden.py)
+  check_train_tool.py parity12 FORMA_TRAIN WORKDIR  the same with T=12 (run padded to 16)
   check_train_tool.py resume  FORMA_TRAIN WORKDIR   --stop-after + --resume == one run, bit for bit
   check_train_tool.py threads FORMA_TRAIN WORKDIR   OMP_NUM_THREADS=1 and 2 give the same bits
   check_train_tool.py sample  FORMA_TRAIN WORKDIR FORMA_RUN TOKENIZER   forma-run reads model.bin
@@ -10,6 +11,10 @@
 parity: every loss and grad_norm of loss.csv within 1e-4 relative of PyTorch's; every tensor of
 model.bin (the RoPE tables included): at most 0.1 % of the elements further than 1e-5 × the
 tensor's RMS from PyTorch's, none further than 1e-3 × RMS. It prints the measured errors.
+parity12 checks the losses and norms the same way, the model only within 1e-2 × RMS: on that run's
+batches AdamW amplifies float32 rounding (PyTorch's own float32 run is up to 8.3e-4 × RMS from its
+float64 run, 14 % of w2 beyond 1e-5 × RMS; forma's up to 2.2e-3). That the padding itself is exact
+is a unit test (tests/unit/train/data_loader.cpp: identical gradients).
 """
 import array
 import math
@@ -72,12 +77,14 @@ def base_args():
     return ["--init", os.path.join(FIXTURES, "init.bin"), "--data", os.path.join(FIXTURES, "tokens.bin")] + PARITY_ARGS
 
 
-def parity(program, workdir):
-    out = train(program, workdir, "parity", base_args(), {"OMP_NUM_THREADS": "1"})
+def parity(program, workdir, seq="16", suffix="", most=1e-3, share=0.001):
+    args = base_args()
+    args[args.index("--seq") + 1] = seq
+    out = train(program, workdir, "parity" + suffix, args, {"OMP_NUM_THREADS": "1"})
     header, rows = read_csv(os.path.join(out, "loss.csv"))
     if header != "step,loss,lr,grad_norm,tokens_per_s":
         sys.exit(f"FAIL: loss.csv header '{header}'")
-    _, expected = read_csv(os.path.join(FIXTURES, "expected_loss.csv"))
+    _, expected = read_csv(os.path.join(FIXTURES, f"expected_loss{suffix}.csv"))
     if len(rows) != len(expected):
         sys.exit(f"FAIL: {len(rows)} rows in loss.csv, expected {len(expected)}")
     worst = {"loss": 0.0, "grad_norm": 0.0, "lr": 0.0}
@@ -91,7 +98,7 @@ def parity(program, workdir):
             if rel > 1e-4:
                 sys.exit(f"FAIL: step {got[0]} {column} {g} vs PyTorch {w} (relative {rel:.3g})")
     print("loss.csv vs PyTorch, max relative error: " + ", ".join(f"{k} {v:.3g}" for k, v in worst.items()))
-    got, want = read_legacy(os.path.join(out, "model.bin")), read_legacy(os.path.join(FIXTURES, "expected_model.bin"))
+    got, want = read_legacy(os.path.join(out, "model.bin")), read_legacy(os.path.join(FIXTURES, f"expected_model{suffix}.bin"))
     failed = False
     for name in NAMES:
         a, b = got[name], want[name]
@@ -101,11 +108,11 @@ def parity(program, workdir):
         worst_e = max(errors)
         print(f"  {name:16s} n={len(b):6d} rms={rms:.4g} max|err|/rms={worst_e:.3g} over 1e-5*rms: {over} "
               f"({100.0 * over / len(b):.3f} %)")
-        if over > 0.001 * len(b) or worst_e > 1e-3:
+        if over > share * len(b) or worst_e > most:
             failed = True
     if failed:
         sys.exit("FAIL: model.bin differs from PyTorch's beyond the tolerance")
-    print("parity ok")
+    print(f"parity ok (T={seq})")
 
 
 def resume(program, workdir):
@@ -196,7 +203,7 @@ def main():
     if mode == "sample":
         sample(program, workdir, sys.argv[4], sys.argv[5])
     else:
-        {"parity": parity, "resume": resume, "threads": threads, "untouched": untouched}[mode](program, workdir)
+        {"parity": parity, "parity12": lambda p, w: parity(p, w, "12", "_t12", 1e-2, 1.0), "resume": resume, "threads": threads, "untouched": untouched}[mode](program, workdir)
 
 
 if __name__ == "__main__":

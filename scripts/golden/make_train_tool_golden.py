@@ -12,8 +12,9 @@ Writes tests/data/train/tool/:
   expected_loss.csv  step,loss,lr,grad_norm of PyTorch's run (loss before the update, the norm
                      before clipping), 9 significant digits
   expected_model.bin PyTorch's parameters after the run, in the same legacy format
+  expected_loss_t12.csv, expected_model_t12.bin   the same with T=12 (forma-train pads it to 16)
 The run is the one scripts/golden/check_train_tool.py gives forma-train (ARGS below): llm.c's
-sequential batches of B=4 rows of T=16 tokens, mean cross-entropy, clip_grad_norm_(0.5), cosine
+sequential batches of B=4 rows of T=16 (or 12) tokens, mean cross-entropy, clip_grad_norm_(0.5), cosine
 schedule with 2 warmup steps (lr 5e-3 -> min 5e-4 over 10 steps), torch.optim.AdamW(betas 0.9,
 0.95, eps 1e-8, weight decay 0.1 on the embedding and the matrices only). Deterministic.
 """
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 
 D, H, L, NH, KV, V, S = 32, 96, 2, 4, 2, 512, 128
 HD = D // NH
-B, T, STEPS = 4, 16, 10
+B, STEPS = 4, 10
 LR, MIN_LR, WARMUP, CLIP, WD = 5e-3, 5e-4, 2, 0.5, 0.1
 ARGS = ["--batch", "4", "--seq", "16", "--steps", "10", "--lr", "5e-3", "--min-lr", "5e-4",
         "--warmup", "2", "--schedule", "cosine", "--clip", "0.5"]
@@ -83,10 +84,15 @@ def main():
     tokens = np.array(tokens, dtype="<u2")
 
     os.makedirs(OUT, exist_ok=True)
-    P = {k: torch.tensor(v, requires_grad=True) for k, v in init.items()}
-    write_legacy(os.path.join(OUT, "init.bin"), P)
+    write_legacy(os.path.join(OUT, "init.bin"), {k: torch.tensor(v) for k, v in init.items()})
     with open(os.path.join(OUT, "tokens.bin"), "wb") as f:
         f.write(tokens.tobytes())
+    train(init, tokens, 16, "")
+    train(init, tokens, 12, "_t12")
+
+
+def train(init, tokens, T, suffix):
+    P = {k: torch.tensor(v, requires_grad=True) for k, v in init.items()}
 
     decay = [P[k] for k in ["token_embedding", "wq", "wk", "wv", "wo", "w1", "w2", "w3"]]
     no_decay = [P[k] for k in ["rms_att", "rms_ffn", "rms_final"]]
@@ -140,9 +146,9 @@ def main():
         opt.step()
         rows.append(f"{s},{loss.item():.9g},{lr:.9g},{norm.item():.9g}")
         print(rows[-1])
-    with open(os.path.join(OUT, "expected_loss.csv"), "w") as f:
+    with open(os.path.join(OUT, f"expected_loss{suffix}.csv"), "w") as f:
         f.write("step,loss,lr,grad_norm\n" + "\n".join(rows) + "\n")
-    write_legacy(os.path.join(OUT, "expected_model.bin"), P)
+    write_legacy(os.path.join(OUT, f"expected_model{suffix}.bin"), P)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <vector>
 
@@ -95,4 +98,32 @@ TEST_CASE("LlamaTrainer continued from saved parameters, moments and step equals
   CHECK(second->steps_taken() == 4);
   CHECK(std::memcmp(second->parameters().data(), whole->parameters().data(),
                     Trainer::parameter_count * sizeof(float)) == 0);
+}
+
+TEST_CASE("A row padded at its end (input 0, target ignored) gives the unpadded row's loss and gradients") {
+  // forma-train runs --seq 12 on the trainer of 16 positions: causal attention keeps the padding
+  // out of the first 12, and ignored targets add no loss or gradient.
+  auto exact = std::make_unique<forma::train::LlamaTrainer<Small, 1, 6>>();
+  auto padded = std::make_unique<forma::train::LlamaTrainer<Small, 1, 8>>();
+  exact->init(9);
+  padded->init(9);
+  REQUIRE(std::memcmp(exact->parameters().data(), padded->parameters().data(),
+                      exact->parameters().size() * sizeof(float)) == 0);
+  const std::int32_t x6[6] = {1, 5, 9, 30, 2, 17}, y6[6] = {5, 9, 30, 2, 17, 4};
+  const std::int32_t x8[8] = {1, 5, 9, 30, 2, 17, 0, 0}, y8[8] = {5, 9, 30, 2, 17, 4, -100, -100};
+  auto l6 = exact->forward_backward(decltype(exact)::element_type::tokens_view(x6),
+                                    decltype(exact)::element_type::tokens_view(y6));
+  auto l8 = padded->forward_backward(decltype(padded)::element_type::tokens_view(x8),
+                                     decltype(padded)::element_type::tokens_view(y8));
+  REQUIRE(l6);
+  REQUIRE(l8);
+  CHECK(*l8 == doctest::Approx(*l6).epsilon(1e-6));
+  const auto g6 = exact->gradients(), g8 = padded->gradients();
+  float largest = 0, worst = 0;
+  for (std::size_t i = 0; i < g6.size(); ++i) {
+    largest = std::max(largest, std::abs(g6[i]));
+    worst = std::max(worst, std::abs(g6[i] - g8[i]));
+  }
+  MESSAGE("padded vs exact: largest gradient ", largest, ", largest difference ", worst);
+  CHECK(worst <= 1e-6f * largest);
 }
