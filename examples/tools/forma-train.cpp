@@ -19,12 +19,13 @@
 // --clip (0 = off), one AdamW step (decay on the matrices and the embedding), the learning rate
 // of forma/train/optim.hpp's lr_schedule.
 // --out DIR: model.bin (llama2.c legacy), checkpoint.safetensors (parameters, AdamW moments, step,
-// data position, RNG state, the run's flags and an FNV-1a checksum of the data; written to a
+// data position, RNG state, the run's flags and an FNV-1a checksum of all of it; written to a
 // temporary file, fsynced, renamed), loss.csv (step,loss,lr,grad_norm,tokens_per_s).
 // Every error is one line on stderr, exit status 1, before any training and before DIR is touched.
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cinttypes>
 #include <cmath>
@@ -217,6 +218,21 @@ std::uint64_t fnv1a(std::span<const std::byte> bytes, std::uint64_t h = 0xcbf29c
   return h;
 }
 
+// The checksum: FNV-1a over the tensors' bytes in data order, then every metadata entry but the
+// checksum itself, sorted by key, as key '\0' value '\0'.
+std::uint64_t checksum(const std::vector<std::span<const std::byte>>& tensors,
+                       std::vector<std::pair<std::string, std::string>> metadata) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto& t : tensors) h = fnv1a(t, h);
+  std::sort(metadata.begin(), metadata.end());
+  for (const auto& [key, value] : metadata) {
+    if (key == "checksum") continue;
+    h = fnv1a(std::as_bytes(std::span(key.data(), key.size() + 1)), h);
+    h = fnv1a(std::as_bytes(std::span(value.data(), value.size() + 1)), h);
+  }
+  return h;
+}
+
 std::string hex(std::uint64_t x) {
   char buffer[20];
   std::snprintf(buffer, sizeof buffer, "%016" PRIx64, x);
@@ -304,8 +320,9 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
   if (o.resume) {
     auto file = forma::io::Safetensors::open(resume_path);
     if (!file) fail(file.error().to_string());
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const auto& e : file->tensors()) h = fnv1a(file->bytes(e), h);
+    std::vector<std::span<const std::byte>> data;
+    for (const auto& e : file->tensors()) data.push_back(file->bytes(e));
+    const std::uint64_t h = checksum(data, file->metadata());
     if (metadata_value(*file, "format") != "forma-train 1") fail(resume_path + ": not a forma-train checkpoint");
     if (metadata_value(*file, "checksum") != hex(h)) fail(resume_path + ": checksum mismatch (a damaged checkpoint)");
     for (const auto& [key, value] : flags) {
@@ -423,15 +440,15 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
     for (const auto& slot : Trainer::slots()) add("param.", params, slot);
     for (const auto& slot : Trainer::slots()) add("adam_m.", trainer.first_moments().data(), slot);
     for (const auto& slot : Trainer::slots()) add("adam_v.", trainer.second_moments().data(), slot);
-    std::uint64_t h = 0xcbf29ce484222325ULL;
-    for (const auto& t : tensors) h = fnv1a(t.data, h);
     auto metadata = std::vector<std::pair<std::string, std::string>>{
         {"format", "forma-train 1"},
         {"step", std::to_string(step_done)},
         {"data_position", std::to_string(loader.position())},
-        {"rng", loader.rng_state()},
-        {"checksum", hex(h)}};
+        {"rng", loader.rng_state()}};
     for (const auto& [key, value] : flags) metadata.emplace_back("flag." + key, value);
+    std::vector<std::span<const std::byte>> data;
+    for (const auto& t : tensors) data.push_back(t.data);
+    metadata.emplace_back("checksum", hex(checksum(data, metadata)));
     auto bytes = forma::io::encode_safetensors(tensors, metadata);
     const std::string path = (fs::path(o.out) / "checkpoint.safetensors").string();
     if (!bytes || !write_atomically(path, *bytes)) fail(path + ": cannot write the checkpoint");

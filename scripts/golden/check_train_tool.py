@@ -149,6 +149,22 @@ def resume(program, workdir):
         r = run(program, args + ["--resume", part2, "--out", part2], env, expect_ok=False)
         if r.returncode == 0 or "checksum mismatch" not in r.stderr or r.stderr.count("\n") != 1:
             sys.exit(f"FAIL: a damaged checkpoint: exit {r.returncode}, stderr {r.stderr!r}")
+        # So is one whose metadata was edited (a step number changed).
+        part2 = train(program, workdir, f"part2-{order}", args + ["--stop-after", "5"], env)
+        with open(path, "r+b") as f:
+            raw = f.read()
+        at = raw.index(b'"step":"5"')
+        with open(path, "r+b") as f:
+            f.seek(at + len(b'"step":"'))
+            f.write(b"4")
+        r = run(program, args + ["--resume", part2, "--out", part2], env, expect_ok=False)
+        if r.returncode == 0 or "checksum mismatch" not in r.stderr:
+            sys.exit(f"FAIL: edited checkpoint metadata: exit {r.returncode}, stderr {r.stderr!r}")
+        # --save-every writes checkpoints along the way and changes nothing.
+        saving = train(program, workdir, f"save-every-{order}", args + ["--save-every", "2"], env)
+        with open(os.path.join(whole, "model.bin"), "rb") as f1, open(os.path.join(saving, "model.bin"), "rb") as f2:
+            if f1.read() != f2.read():
+                sys.exit(f"FAIL: {order}: --save-every changes model.bin")
         # A resume with a flag that changes the run is refused.
         r = run(program, args + ["--resume", part, "--out", part, "--lr", "1e-3"], env, expect_ok=False)
         if r.returncode == 0 or r.stderr.count("\n") != 1 or not r.stderr.startswith("forma-train: "):
