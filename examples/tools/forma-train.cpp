@@ -505,7 +505,11 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
     std::fprintf(log, "%zu,%.9g,%.9g,%.9g,%.9g\n", step, static_cast<double>(loss), lr, static_cast<double>(norm),
                  tokens_per_s);
     std::fflush(log);
-    std::fprintf(stderr, "\rstep %zu/%zu | loss %.4f | lr %.3g | %.0f tok/s   ", step + 1, o.steps,
+    char bar[21];
+    const std::size_t filled = (step + 1) * 20 / o.steps;
+    for (std::size_t i = 0; i < 20; ++i) bar[i] = i < filled ? '#' : '.';
+    bar[20] = '\0';
+    std::fprintf(stderr, "\r[%s] step %zu/%zu | loss %.4f | lr %.3g | %.0f tok/s   ", bar, step + 1, o.steps,
                  static_cast<double>(loss), lr, tokens_per_s);
     if (o.save_every != 0 && (step + 1) % o.save_every == 0 && step + 1 < end) save_checkpoint(step + 1);
   }
