@@ -11,10 +11,10 @@
 parity: every loss and grad_norm of loss.csv within 1e-4 relative of PyTorch's; every tensor of
 model.bin (the RoPE tables included): at most 0.1 % of the elements further than 1e-5 × the
 tensor's RMS from PyTorch's, none further than 1e-3 × RMS. It prints the measured errors.
-parity12 checks the losses and norms the same way, the model only within 1e-2 × RMS: on that run's
-batches AdamW amplifies float32 rounding (PyTorch's own float32 run is up to 8.3e-4 × RMS from its
-float64 run, 14 % of w2 beyond 1e-5 × RMS; forma's up to 2.2e-3). That the padding itself is exact
-is a unit test (tests/unit/train/data_loader.cpp: identical gradients).
+parity12 (T=12, padded to 16) allows 0.5 % of a tensor's elements beyond 1e-5 × RMS (none beyond
+1e-3): on that run's batches AdamW amplifies float32 rounding more (measured: at most 0.2 %, the
+largest 4.4e-4 × RMS; PyTorch's own float32 run is up to 2.7e-4 × RMS from its float64 run). That the
+padding itself is exact is a unit test (tests/unit/train/data_loader.cpp: identical gradients).
 """
 import array
 import math
@@ -25,7 +25,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "data", "train", "tool"))
-PARITY_ARGS = ["--batch", "4", "--seq", "16", "--steps", "10", "--lr", "5e-3", "--min-lr", "5e-4",
+PARITY_ARGS = ["--batch", "4", "--seq", "16", "--steps", "10", "--lr", "1e-3", "--min-lr", "1e-4",
                "--warmup", "2", "--schedule", "cosine", "--clip", "0.5"]
 NAMES = ["token_embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3", "rms_final",
          "freq_cis_real", "freq_cis_imag"]
@@ -219,7 +219,7 @@ def main():
     if mode == "sample":
         sample(program, workdir, sys.argv[4], sys.argv[5])
     else:
-        {"parity": parity, "parity12": lambda p, w: parity(p, w, "12", "_t12", 1e-2, 1.0), "resume": resume, "threads": threads, "untouched": untouched}[mode](program, workdir)
+        {"parity": parity, "parity12": lambda p, w: parity(p, w, "12", "_t12", 1e-3, 0.005), "resume": resume, "threads": threads, "untouched": untouched}[mode](program, workdir)
 
 
 if __name__ == "__main__":

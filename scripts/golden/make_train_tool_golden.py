@@ -15,7 +15,7 @@ Writes tests/data/train/tool/:
   expected_loss_t12.csv, expected_model_t12.bin   the same with T=12 (forma-train pads it to 16)
 The run is the one scripts/golden/check_train_tool.py gives forma-train (ARGS below): llm.c's
 sequential batches of B=4 rows of T=16 (or 12) tokens, mean cross-entropy, clip_grad_norm_(0.5), cosine
-schedule with 2 warmup steps (lr 5e-3 -> min 5e-4 over 10 steps), torch.optim.AdamW(betas 0.9,
+schedule with 2 warmup steps (lr 1e-3 -> min 1e-4 over 10 steps), torch.optim.AdamW(betas 0.9,
 0.95, eps 1e-8, weight decay 0.1 on the embedding and the matrices only). Deterministic.
 """
 import math
@@ -29,8 +29,8 @@ import torch.nn.functional as F
 D, H, L, NH, KV, V, S = 32, 96, 2, 4, 2, 512, 128
 HD = D // NH
 B, STEPS = 4, 10
-LR, MIN_LR, WARMUP, CLIP, WD = 5e-3, 5e-4, 2, 0.5, 0.1
-ARGS = ["--batch", "4", "--seq", "16", "--steps", "10", "--lr", "5e-3", "--min-lr", "5e-4",
+LR, MIN_LR, WARMUP, CLIP, WD = 1e-3, 1e-4, 2, 0.5, 0.1
+ARGS = ["--batch", "4", "--seq", "16", "--steps", "10", "--lr", "1e-3", "--min-lr", "1e-4",
         "--warmup", "2", "--schedule", "cosine", "--clip", "0.5"]
 OUT = os.path.join("tests", "data", "train", "tool")
 ORDER = ["token_embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3", "rms_final"]
