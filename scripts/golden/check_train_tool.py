@@ -166,8 +166,10 @@ def resume(program, workdir):
             if f1.read() != f2.read():
                 sys.exit(f"FAIL: {order}: --save-every changes model.bin")
         # A resume with a flag that changes the run is refused.
-        r = run(program, args + ["--resume", part, "--out", part, "--lr", "1e-3"], env, expect_ok=False)
-        if r.returncode == 0 or r.stderr.count("\n") != 1 or not r.stderr.startswith("forma-train: "):
+        part3 = train(program, workdir, f"part3-{order}", args + ["--stop-after", "5"], env)
+        r = run(program, args + ["--resume", part3, "--out", part3, "--lr", "2e-3"], env, expect_ok=False)
+        if (r.returncode == 0 or r.stderr.count("\n") != 1 or
+                "the run was made with lr '0.001', this one has '0.002'" not in r.stderr):
             sys.exit(f"FAIL: a resume with another --lr: exit {r.returncode}, stderr {r.stderr!r}")
     print("resume ok: sequential and random, model.bin identical, loss.csv rows identical")
 
