@@ -25,7 +25,7 @@ using forma::text::BpeTokenizer;
 
 std::string byte_char(unsigned b) {
   std::string c;
-  forma::text::bpe_detail::append_utf8(c, forma::text::bpe_detail::byte_map.to_char[b]);
+  forma::io::json::append_utf8(c, forma::text::bpe_detail::byte_map.to_char[b]);
   return c;
 }
 

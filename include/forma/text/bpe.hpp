@@ -113,24 +113,6 @@ struct ByteMap {
 };
 inline constexpr ByteMap byte_map{};
 
-inline void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
 // One code point of `text` at `i`: its value and length, or (invalid, 1) for a byte that does not
 // start a well-formed UTF-8 sequence (no overlongs, surrogates or values above U+10FFFF).
 inline constexpr char32_t invalid_cp = 0xFFFFFFFFu;
@@ -853,7 +835,7 @@ class BpeTokenizer {
     std::string character;
     for (unsigned b = 0; b < 256; ++b) {
       character.clear();
-      bpe_detail::append_utf8(character, bpe_detail::byte_map.to_char[b]);
+      io::json::append_utf8(character, bpe_detail::byte_map.to_char[b]);
       const std::int32_t id = token_to_id(character);
       byte_ids_[b] = id >= 0 && static_cast<std::size_t>(id) < model_size_ ? id : -1;
     }

@@ -516,7 +516,7 @@ TEST_CASE("bpe: hostile files are one-line errors that name the file") {
     std::string v = "{";
     for (unsigned b = 0; b < 256; ++b) {
       std::string c;
-      forma::text::bpe_detail::append_utf8(c, forma::text::bpe_detail::byte_map.to_char[b]);
+      forma::io::json::append_utf8(c, forma::text::bpe_detail::byte_map.to_char[b]);
       v += forma::io::json::quote(c) + ": " + std::to_string(b) + ", ";
     }
     return v + "\"ab\": 256}";
