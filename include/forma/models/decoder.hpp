@@ -80,8 +80,8 @@ class Decoder {
         classifier_(weights.classifier),
         cache_(make<typename cache_type::extents_type>(shape_.layers, context_, shape_.kv_heads,
                                                        shape_.head_dim())),
-        decode_scratch_(shape_.block(), 1),
-        prefill_scratch_(shape_.block(), PrefillChunk),
+        decode_scratch_(scratch_shape(shape_, context_), 1),
+        prefill_scratch_(scratch_shape(shape_, context_), PrefillChunk),
         x_(make<extents<dim>>(shape_.dim)),
         normed_(make<extents<dim>>(shape_.dim)),
         logits_(make<extents<vocab>>(shape_.vocab)),
@@ -182,6 +182,14 @@ class Decoder {
     contract::require_less(context, shape.max_seq + 1,
                            "Decoder: the context exceeds max_seq (context <= max_seq fails)");
     return context;
+  }
+
+  // The blocks' working memory holds scores for the positions the model runs (its context), not
+  // for every position a checkpoint's header allows (a static max_seq is the type's own size).
+  static nn::TransformerShape scratch_shape(const DecoderShape& shape, std::size_t context) {
+    nn::TransformerShape s = shape.block();
+    if constexpr (C.max_seq == dyn) s.max_seq = context;
+    return s;
   }
 
   static position_type make_positions(const weights_type& w) {

@@ -185,3 +185,23 @@ TEST_CASE("decoding a token allocates nothing") {
   { const forma::Vector<float, 8> probe; (void)probe; }
   CHECK(forma::testing::allocations_now().count - probe_before == 1);
 }
+
+TEST_CASE("a dynamic model sizes its working memory by the context it runs, not by the header's max_seq") {
+  // A header may claim any max_seq; a model built with a small context must not allocate for the
+  // claim (the llama2.c fuzzer found a 2.5 GB attention-score buffer for a 4-byte header field).
+  auto checkpoint = llama2c::load<any_llama>(stories_path).value();
+  auto weights = checkpoint.weights();
+  weights.shape.max_seq = std::size_t{1} << 40;
+  const auto before = forma::testing::allocations_now();
+  forma::Llama<any_llama, 4> model(weights, 8);
+  const std::size_t used = forma::testing::allocations_now().bytes - before.bytes;
+  MESSAGE("bytes allocated by the model: " << used);
+  CHECK(used < (std::size_t{1} << 20));
+  CHECK(model.max_sequence() == 8);
+  auto logits = model.forward(1, 0);
+  REQUIRE(logits.has_value());
+  forma::Llama<any_llama, 4> reference(checkpoint.weights(), 8);
+  auto expected = reference.forward(1, 0).value();
+  CHECK(std::memcmp(logits->data(), expected.data(), expected.size_bytes()) == 0);
+  CHECK_FALSE(model.forward(1, 8).has_value());
+}
