@@ -25,19 +25,13 @@ namespace {
 
 namespace io = forma::io;
 
-std::string shape_text(const std::vector<std::size_t>& shape) {
-  std::string text = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + (shape.size() == 1 ? ",)" : ")");
-}
-
 forma::Result<void> inspect_npy(const std::string& path, std::span<const std::byte> bytes) {
   auto header = io::parse_npy_header(bytes);
   if (!header) return std::move(header).error();
   if (auto data = io::npy_data(*header, bytes); !data) return std::move(data).error();
   std::printf("%s: npy %d.%d\n", path.c_str(), header->major, header->minor);
   std::printf("  dtype %s (%s), shape %s, %s order, bytes %zu-%zu\n", header->descr.c_str(),
-              std::string(forma::name_of(header->type)).c_str(), shape_text(header->shape).c_str(),
+              std::string(forma::name_of(header->type)).c_str(), io::shape_text(header->shape).c_str(),
               header->fortran_order ? "Fortran" : "C", header->data_offset, header->data_offset + header->data_bytes);
   return {};
 }
@@ -50,7 +44,7 @@ forma::Result<void> inspect_safetensors(const std::string& path, std::span<const
   for (const auto& [key, value] : file->metadata()) std::printf("  metadata %s = %s\n", key.c_str(), value.c_str());
   for (const auto& e : file->tensors()) {
     std::printf("  %-32s %-5s %-18s bytes %zu-%zu\n", e.name.c_str(),
-                std::string(io::safetensors_detail::dtype_text(e.type)).c_str(), shape_text(e.shape).c_str(),
+                std::string(io::safetensors_detail::dtype_text(e.type)).c_str(), io::shape_text(e.shape).c_str(),
                 file->data_offset() + e.begin, file->data_offset() + e.end);
   }
   return {};
@@ -141,7 +135,7 @@ forma::Result<void> inspect_hf(const std::string& dir) {
     if (role != hf::tensor_role::parameter) ++buffers;
     const auto& e = *where.entry;
     std::printf("  %-48s %-5s %-18s %s\n", name.c_str(), std::string(io::safetensors_detail::dtype_text(e.type)).c_str(),
-                shape_text(e.shape).c_str(), role_text);
+                io::shape_text(e.shape).c_str(), role_text);
   }
   std::printf("  %zu tensors, %zu skipped on load\n", files->tensors().size(), buffers);
   return {};

@@ -59,6 +59,12 @@ void require_same_shape(const extents<Ls...>& left, const extents<Rs...>& right,
 }
 
 
+// A config field that is static (not dyn) must equal the run-time value it describes.
+constexpr void require_same_unless_dyn(std::size_t field, std::size_t value,
+                                       std::string_view rule_message) {
+  if (field != dyn) require_same(field, value, rule_message);
+}
+
 // The `_when` forms run the check only when `Dynamic` (some extent was not known statically).
 template <bool Dynamic>
 constexpr void require_same_when(std::size_t left, std::size_t right, std::string_view message) {

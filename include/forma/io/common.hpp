@@ -17,6 +17,18 @@
 
 namespace forma::io {
 
+// A shape as Python writes a tuple: (3, 4), (3,), ().
+inline std::string shape_text(std::span<const std::size_t> shape) {
+  std::string text = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) text += ", ";
+    text += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) text += ",";
+  return text + ")";
+}
+
+
 // The most axes a file's tensor may have (NumPy 2's limit). A hostile header cannot make a reader
 // hold millions of extents for one tensor.
 inline constexpr std::size_t max_rank = 64;

@@ -63,7 +63,7 @@ struct Config {
 };
 
 // How a tensor of a checkpoint is used.
-enum class tensor_role : unsigned char { parameter, buffer, tied_duplicate, unexpected };
+enum class tensor_role : unsigned char { parameter, buffer, tied_duplicate };
 
 namespace detail {
 
@@ -454,12 +454,6 @@ struct Want {
   std::function<void(const float*)> place;
 };
 
-inline std::string shape_text(std::span<const std::size_t> shape) {
-  std::string t = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) t += (i ? ", " : "") + std::to_string(shape[i]);
-  return t + ")";
-}
-
 inline bool ends_with(std::string_view s, std::string_view tail) {
   return s.size() >= tail.size() && s.substr(s.size() - tail.size()) == tail;
 }
@@ -842,7 +836,7 @@ Result<Model<C>> load(const std::string& dir) {
     wanted[w.name] = true;
     const auto found = files->tensors().find(w.name);
     if (found == files->tensors().end()) {
-      problems.push_back("missing tensor '" + w.name + "' " + detail::shape_text(w.shape));
+      problems.push_back("missing tensor '" + w.name + "' " + shape_text(w.shape));
       continue;
     }
     const SafetensorsEntry& e = *found->second.entry;
@@ -851,8 +845,8 @@ Result<Model<C>> load(const std::string& dir) {
                          std::string(name_of(e.type)));
     }
     if (e.shape != w.shape) {
-      problems.push_back("tensor '" + w.name + "': expected shape " + detail::shape_text(w.shape) +
-                         ", file has " + detail::shape_text(e.shape));
+      problems.push_back("tensor '" + w.name + "': expected shape " + shape_text(w.shape) +
+                         ", file has " + shape_text(e.shape));
     }
   }
   for (const auto& [name, location] : files->tensors()) {
@@ -862,14 +856,14 @@ Result<Model<C>> load(const std::string& dir) {
       if (std::find(tied_duplicates.begin(), tied_duplicates.end(), name) != tied_duplicates.end() &&
           location.entry->shape != std::vector<std::size_t>{V, D}) {
         problems.push_back("tensor '" + name + "' (the tied head): expected shape " +
-                           detail::shape_text(std::vector<std::size_t>{V, D}) + ", file has " +
-                           detail::shape_text(location.entry->shape));
+                           shape_text(std::vector<std::size_t>{V, D}) + ", file has " +
+                           shape_text(location.entry->shape));
       }
       model.skipped_.push_back(name);
       continue;
     }
     problems.push_back("unexpected tensor '" + name + "' " +
-                       detail::shape_text(location.entry->shape));
+                       shape_text(location.entry->shape));
   }
   if (!problems.empty()) {
     std::string message;

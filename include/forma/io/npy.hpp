@@ -108,15 +108,7 @@ inline std::string descr_of(dtype t) {
   return std::string(size_of(t) == 1 ? "|" : "<") + std::string(code);
 }
 
-inline std::string shape_text(std::span<const std::size_t> shape) {
-  std::string text = "(";
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) text += ", ";
-    text += std::to_string(shape[i]);
-  }
-  if (shape.size() == 1) text += ",";
-  return text + ")";
-}
+using ::forma::io::shape_text;
 
 inline Error malformed(std::string_view header, std::string_view why) {
   std::string shown(header.substr(0, 120));

@@ -78,15 +78,16 @@ class Decoder {
         blocks_(make_blocks(weights, shape_)),
         final_norm_(make_norm(weights.final_norm, weights.final_norm_bias, shape_.norm_eps)),
         classifier_(weights.classifier),
-        cache_(make<typename cache_type::extents_type>(shape_.layers, context_, shape_.kv_heads,
-                                                       shape_.head_dim())),
+        cache_(nn::detail::make_extents<typename cache_type::extents_type>(
+            shape_.layers, context_, shape_.kv_heads, shape_.head_dim())),
         decode_scratch_(scratch_shape(shape_, context_), 1),
         prefill_scratch_(scratch_shape(shape_, context_), PrefillChunk),
-        x_(make<extents<dim>>(shape_.dim)),
-        normed_(make<extents<dim>>(shape_.dim)),
-        logits_(make<extents<vocab>>(shape_.vocab)),
-        chunk_x_(make<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)),
-        chunk_normed_(make<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)) {}
+        x_(nn::detail::make_extents<extents<dim>>(shape_.dim)),
+        normed_(nn::detail::make_extents<extents<dim>>(shape_.dim)),
+        logits_(nn::detail::make_extents<extents<vocab>>(shape_.vocab)),
+        chunk_x_(nn::detail::make_extents<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)),
+        chunk_normed_(
+            nn::detail::make_extents<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)) {}
 
   // A decoder owns views into its weights' memory and buffers sized for them: not copyable.
   Decoder(const Decoder&) = delete;
@@ -165,11 +166,6 @@ class Decoder {
   using position_type =
       std::conditional_t<learned, nn::PositionEmbedding<weights_type::position_rows, dim>,
                          std::nullptr_t>;
-
-  template <class E, class... Sizes>
-  static E make(Sizes... sizes) {
-    return E(std::array<std::size_t, E::rank()>{static_cast<std::size_t>(sizes)...});
-  }
 
   static DecoderShape checked_shape(const weights_type& w) {
     decoder_config_rules<C>(w.shape);

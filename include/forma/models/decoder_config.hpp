@@ -291,20 +291,23 @@ consteval bool decoder_rules_hold() {
 template <DecoderConfig C>
 void decoder_config_rules(const DecoderShape& shape) {
   detail::decoder_family_rules<C>(shape);
-  const auto agrees = [](std::size_t field, std::size_t value, const char* message) {
-    if (field != dyn) contract::require_same(field, value, message);
-  };
-  agrees(C.dim, shape.dim, "DecoderConfig: the shape's dim differs from the config's");
-  agrees(C.hidden, shape.hidden, "DecoderConfig: the shape's hidden differs from the config's");
-  agrees(C.layers, shape.layers, "DecoderConfig: the shape's layers differ from the config's");
-  agrees(C.heads, shape.heads, "DecoderConfig: the shape's heads differ from the config's");
-  agrees(C.kv_heads, shape.kv_heads,
-         "DecoderConfig: the shape's kv_heads differ from the config's");
-  agrees(C.vocab, shape.vocab, "DecoderConfig: the shape's vocab differs from the config's");
-  agrees(C.max_seq, shape.max_seq, "DecoderConfig: the shape's max_seq differs from the config's");
+  contract::require_same_unless_dyn(C.dim, shape.dim,
+      "DecoderConfig: the shape's dim differs from the config's");
+  contract::require_same_unless_dyn(C.hidden, shape.hidden,
+      "DecoderConfig: the shape's hidden differs from the config's");
+  contract::require_same_unless_dyn(C.layers, shape.layers,
+      "DecoderConfig: the shape's layers differ from the config's");
+  contract::require_same_unless_dyn(C.heads, shape.heads,
+      "DecoderConfig: the shape's heads differ from the config's");
+  contract::require_same_unless_dyn(C.kv_heads, shape.kv_heads,
+      "DecoderConfig: the shape's kv_heads differ from the config's");
+  contract::require_same_unless_dyn(C.vocab, shape.vocab,
+      "DecoderConfig: the shape's vocab differs from the config's");
+  contract::require_same_unless_dyn(C.max_seq, shape.max_seq,
+      "DecoderConfig: the shape's max_seq differs from the config's");
   if constexpr (C.learned_positions()) {
-    agrees(C.positions, shape.positions,
-           "DecoderConfig: the shape's position rows differ from the config's");
+    contract::require_same_unless_dyn(C.positions, shape.positions,
+        "DecoderConfig: the shape's position rows differ from the config's");
   }
   const auto same_value = [](float field, float value, const char* what) {
     if (field != from_checkpoint && field != value) {

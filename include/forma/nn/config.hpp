@@ -87,16 +87,18 @@ constexpr void transformer_config_rules(const TransformerShape& shape) {
   }
   static_assert(C.flash_block == 0 || C.flash_block != dyn,
                 "TransformerConfig: flash_block must be a number (0 for plain attention)");
-  const auto agrees = [](std::size_t field, std::size_t value, const char* message) {
-    if (field != dyn) contract::require_same(field, value, message);
-  };
-  agrees(C.dim, shape.dim, "TransformerConfig: the shape's dim differs from the config's");
-  agrees(C.hidden, shape.hidden, "TransformerConfig: the shape's hidden differs from the config's");
-  agrees(C.layers, shape.layers, "TransformerConfig: the shape's layers differ from the config's");
-  agrees(C.heads, shape.heads, "TransformerConfig: the shape's heads differ from the config's");
-  agrees(C.kv_heads, shape.kv_heads,
-         "TransformerConfig: the shape's kv_heads differ from the config's");
-  agrees(C.max_seq, shape.max_seq, "TransformerConfig: the shape's max_seq differs from the config's");
+  contract::require_same_unless_dyn(C.dim, shape.dim,
+      "TransformerConfig: the shape's dim differs from the config's");
+  contract::require_same_unless_dyn(C.hidden, shape.hidden,
+      "TransformerConfig: the shape's hidden differs from the config's");
+  contract::require_same_unless_dyn(C.layers, shape.layers,
+      "TransformerConfig: the shape's layers differ from the config's");
+  contract::require_same_unless_dyn(C.heads, shape.heads,
+      "TransformerConfig: the shape's heads differ from the config's");
+  contract::require_same_unless_dyn(C.kv_heads, shape.kv_heads,
+      "TransformerConfig: the shape's kv_heads differ from the config's");
+  contract::require_same_unless_dyn(C.max_seq, shape.max_seq,
+      "TransformerConfig: the shape's max_seq differs from the config's");
 }
 
 namespace detail {

@@ -475,7 +475,7 @@ TEST_CASE("hf an extra tensor is an error naming it") {
     const forma::Error error = error_of(hf::load<any_llama>(dir.str()));
     MESSAGE(error.to_string());
     CHECK(error.code == forma::errc::shape_mismatch);
-    CHECK(error.message == "unexpected tensor 'model.layers.0.self_attn.q_norm.weight' (8)");
+    CHECK(error.message == "unexpected tensor 'model.layers.0.self_attn.q_norm.weight' (8,)");
     CHECK(error.path == dir.str());
     CHECK(one_line(error));
   }
@@ -492,7 +492,7 @@ TEST_CASE("hf an extra tensor is an error naming it") {
     const forma::Error error = error_of(hf::load<any_llama>(dir.str()));
     MESSAGE(error.to_string());
     CHECK(error.code == forma::errc::shape_mismatch);
-    CHECK(error.message == "unexpected tensor 'model.extra_scale' (4)");
+    CHECK(error.message == "unexpected tensor 'model.extra_scale' (4,)");
     CHECK(one_line(error));
   }
   SUBCASE("in a shard but not in the index") {
@@ -525,7 +525,7 @@ TEST_CASE("hf missing and wrong-shaped tensors are all named in one error") {
   CHECK(error.code == forma::errc::shape_mismatch);
   CHECK(error.message ==
         "2 problems: missing tensor 'model.layers.1.mlp.up_proj.weight' (172, 64); tensor "
-        "'model.norm.weight': expected shape (64), file has (65)");
+        "'model.norm.weight': expected shape (64,), file has (65,)");
   CHECK(error.path == dir.str());
   CHECK(one_line(error));
   // The static config reports the same.
@@ -551,11 +551,11 @@ TEST_CASE("hf missing, mis-shaped, mistyped and unexpected tensors together") {
   MESSAGE(error.to_string());
   CHECK(error.code == forma::errc::shape_mismatch);
   CHECK(contains(error.message, "4 problems: "));
-  CHECK(contains(error.message, "missing tensor 'model.layers.0.self_attn.q_proj.bias' (64)"));
+  CHECK(contains(error.message, "missing tensor 'model.layers.0.self_attn.q_proj.bias' (64,)"));
   CHECK(contains(error.message,
                  "tensor 'model.layers.1.self_attn.k_proj.weight': expected shape (32, 64), file has (32, 65)"));
   CHECK(contains(error.message, "tensor 'model.norm.weight': expected dtype F32, F16 or BF16"));
-  CHECK(contains(error.message, "unexpected tensor 'model.layers.1.mlp.extra' (3)"));
+  CHECK(contains(error.message, "unexpected tensor 'model.layers.1.mlp.extra' (3,)"));
   CHECK(one_line(error));
 }
 
