@@ -1,7 +1,8 @@
 #!/work/venv/hf/bin/python
 """PyTorch fixtures for forma's model-level training (tests/unit/train/trainer.cpp).
 
-A tiny llama2.c-style Llama written in plain torch — llama2.c model.py's arithmetic: RMSNorm
+A tiny llama2.c-style Llama in plain torch (scripts/golden/llama_torch.py, shared with the PyTorch
+peer of benchmarks/bench_train.cpp) — llama2.c model.py's arithmetic: RMSNorm
 x * rsqrt(mean(x^2) + eps) * w, interleaved RoPE on (real, imaginary) pairs with the angles of
 precompute_freqs_cis (float32), GQA by repeating each kv head for its group of query heads,
 SwiGLU w2(silu(w1 x) * w3 x), no biases, the classifier tied to the token embedding — with
@@ -37,95 +38,22 @@ import shutil
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+import llama_torch
 
 assert torch.__version__.split("+")[0] == "2.15.0", torch.__version__
 assert np.__version__ == "2.4.6", np.__version__
 torch.set_num_threads(1)
 
 DIM, HIDDEN, LAYERS, HEADS, KV_HEADS, VOCAB, SEQ, BATCH = 32, 64, 2, 4, 2, 64, 8, 2
-HEAD_DIM = DIM // HEADS
 EPS, THETA = 1e-5, 10000.0
 LR, MIN_LR, WARMUP, STEPS, WD, CLIP = 5e-3, 5e-4, 2, 10, 0.1, 1.0
 BETAS, ADAM_EPS = (0.9, 0.95), 1e-8
 
 OUT = pathlib.Path(__file__).resolve().parents[2] / "tests/data/golden/train/llama"
-NAMES = ["token_embedding", "rms_att", "wq", "wk", "wv", "wo", "rms_ffn", "w1", "w2", "w3",
-         "rms_final"]
-MATRICES = {"token_embedding", "wq", "wk", "wv", "wo", "w1", "w2", "w3"}
-
-
-def init_params():
-    g = torch.Generator().manual_seed(1234)
-    std, res_std = 0.02, 0.02 / math.sqrt(2 * LAYERS)
-    kv = KV_HEADS * HEAD_DIM
-
-    def normal(shape, s):
-        return (torch.randn(shape, generator=g, dtype=torch.float64) * s).float()
-
-    def norm_weight(shape):
-        return (1.0 + 0.1 * torch.randn(shape, generator=g, dtype=torch.float64)).float()
-
-    return {
-        "token_embedding": normal((VOCAB, DIM), std),
-        "rms_att": norm_weight((LAYERS, DIM)),
-        "wq": normal((LAYERS, DIM, DIM), std),
-        "wk": normal((LAYERS, kv, DIM), std),
-        "wv": normal((LAYERS, kv, DIM), std),
-        "wo": normal((LAYERS, DIM, DIM), res_std),
-        "rms_ffn": norm_weight((LAYERS, DIM)),
-        "w1": normal((LAYERS, HIDDEN, DIM), std),
-        "w2": normal((LAYERS, DIM, HIDDEN), std),
-        "w3": normal((LAYERS, HIDDEN, DIM), res_std),
-        "rms_final": norm_weight((DIM,)),
-    }
-
-
-def rope_tables(dtype):
-    # llama2.c precompute_freqs_cis, in float32; cos and sin taken in the run's dtype.
-    freqs = 1.0 / (THETA ** (torch.arange(0, HEAD_DIM, 2)[: HEAD_DIM // 2].float() / HEAD_DIM))
-    angles = torch.outer(torch.arange(SEQ, dtype=torch.float32), freqs).float()
-    angles = angles.to(dtype)
-    return torch.cos(angles), torch.sin(angles)
-
-
-def apply_rope(x, cos, sin):
-    # x (B, T, heads, head_dim); llama2.c apply_rotary_emb on interleaved pairs.
-    xr, xi = x.reshape(x.shape[:-1] + (-1, 2)).unbind(-1)
-    c, s = cos[None, :, None, :], sin[None, :, None, :]
-    out_r = xr * c - xi * s
-    out_i = xr * s + xi * c
-    return torch.stack([out_r, out_i], dim=-1).flatten(3)
-
-
-def rmsnorm(x, w):
-    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * w
-
-
-def forward(p, tokens, targets, cos, sin):
-    B, T = tokens.shape
-    h = F.embedding(tokens, p["token_embedding"])
-    mask = torch.full((T, T), float("-inf"), dtype=h.dtype).triu(1)
-    group = HEADS // KV_HEADS
-    for l in range(LAYERS):
-        xn = rmsnorm(h, p["rms_att"][l])
-        q = (xn @ p["wq"][l].T).view(B, T, HEADS, HEAD_DIM)
-        k = (xn @ p["wk"][l].T).view(B, T, KV_HEADS, HEAD_DIM)
-        v = (xn @ p["wv"][l].T).view(B, T, KV_HEADS, HEAD_DIM)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        k = k.repeat_interleave(group, dim=2)
-        v = v.repeat_interleave(group, dim=2)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        scores = q @ k.transpose(2, 3) / math.sqrt(HEAD_DIM) + mask
-        att = torch.softmax(scores, dim=-1) @ v
-        att = att.transpose(1, 2).reshape(B, T, DIM)
-        h = h + att @ p["wo"][l].T
-        xn = rmsnorm(h, p["rms_ffn"][l])
-        ff = F.silu(xn @ p["w1"][l].T) * (xn @ p["w3"][l].T)
-        h = h + ff @ p["w2"][l].T
-    h = rmsnorm(h, p["rms_final"])
-    logits = h @ p["token_embedding"].T  # tied classifier
-    return F.cross_entropy(logits.view(-1, VOCAB), targets.reshape(-1))
+SHAPE = llama_torch.LlamaShape(dim=DIM, hidden=HIDDEN, layers=LAYERS, heads=HEADS,
+                               kv_heads=KV_HEADS, vocab=VOCAB, eps=EPS, theta=THETA)
+NAMES, MATRICES = llama_torch.NAMES, llama_torch.MATRICES
 
 
 def lr_at(step):
@@ -137,7 +65,7 @@ def lr_at(step):
 
 def train(init, tokens, targets, dtype):
     p = {n: init[n].to(dtype).clone().requires_grad_(True) for n in NAMES}
-    cos, sin = rope_tables(dtype)
+    cos, sin = llama_torch.rope_tables(SHAPE, SEQ, dtype)
     decay = [p[n] for n in NAMES if n in MATRICES]
     no_decay = [p[n] for n in NAMES if n not in MATRICES]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": WD},
@@ -147,7 +75,7 @@ def train(init, tokens, targets, dtype):
     for step in range(STEPS):
         for group in opt.param_groups:
             group["lr"] = lr_at(step)
-        loss = forward(p, tokens, targets, cos, sin)
+        loss = llama_torch.loss(SHAPE, p, tokens, targets, cos, sin)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if step == 0:
@@ -169,7 +97,7 @@ def save(sub, tensors, dtype):
 
 def main():
     torch.manual_seed(0)
-    init = init_params()
+    init = llama_torch.init_params(SHAPE, torch.Generator().manual_seed(1234))
     g = torch.Generator().manual_seed(99)
     seq = torch.randint(0, VOCAB, (BATCH, SEQ + 1), generator=g)
     tokens, targets = seq[:, :-1].contiguous(), seq[:, 1:].contiguous()
