@@ -97,7 +97,7 @@ TEST_CASE("LlamaTrainer continued from saved parameters, moments and step equals
   for (int s = 0; s < 2; ++s) step(*second);
   CHECK(second->steps_taken() == 4);
   CHECK(std::memcmp(second->parameters().data(), whole->parameters().data(),
-                    Trainer::parameter_count * sizeof(float)) == 0);
+                    whole->parameter_count() * sizeof(float)) == 0);
 }
 
 TEST_CASE("A row padded at its end (input 0, target ignored) gives the unpadded row's loss and gradients") {

@@ -10,6 +10,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -27,6 +28,7 @@
 #include <forma/forma.hpp>
 #include <forma/io/llama2c.hpp>
 #include <forma/io/npy.hpp>
+#include <forma/models/presets.hpp>
 #include <forma/train.hpp>
 
 #include "allocation_counter.hpp"
@@ -41,6 +43,8 @@ constexpr forma::LlamaConfig golden_config{.dim = 32, .hidden = 64, .layers = 2,
                                            .classifier = forma::classifier_kind::shared};
 constexpr std::size_t golden_batch = 2, golden_seq = 8;
 using GoldenTrainer = ft::LlamaTrainer<golden_config, golden_batch, golden_seq>;
+constexpr ft::ParamSlots golden_slots = ft::llama_param_slots(ft::llama_state_layout::of(
+    forma::static_shape<golden_config>(), golden_batch, golden_seq, ft::recompute::none));
 
 const std::string golden_dir = std::string(FORMA_TEST_DATA_DIR) + "/golden/train/llama/";
 
@@ -78,7 +82,7 @@ double relative_error(const float* got, const std::vector<double>& want) {
 // The worst relative error over every parameter (or gradient) against the files in `sub`.
 double compare_all(const float* base, const std::string& sub, const char* what) {
   double worst = 0;
-  for (const ft::ParamSlot& slot : GoldenTrainer::slots()) {
+  for (const ft::ParamSlot& slot : golden_slots) {
     const auto want = load_param<double>(sub, slot.name);
     REQUIRE(want.size() == slot.size);
     const double e = relative_error(base + slot.offset, want);
@@ -94,7 +98,7 @@ struct GoldenRun {
   GoldenRun() {
     tokens = load_rank<std::int32_t, 2>(golden_dir + "tokens.npy");
     targets = load_rank<std::int32_t, 2>(golden_dir + "targets.npy");
-    for (const ft::ParamSlot& slot : GoldenTrainer::slots()) {
+    for (const ft::ParamSlot& slot : golden_slots) {
       const auto init = load_param<float>("init", slot.name);
       REQUIRE(init.size() == slot.size);
       std::copy(init.begin(), init.end(), trainer.parameters().begin() + static_cast<long>(slot.offset));
@@ -149,7 +153,7 @@ TEST_CASE("train: LlamaTrainer AdamW steps match torch.optim.AdamW after 1 and 1
     worst_norm = std::max(worst_norm, std::abs(norm - norms[s]) / norms[s]);
     if (s != 0 && s != 9) continue;
     const char* sub = s == 0 ? "step1" : "step10";
-    for (const ft::ParamSlot& slot : GoldenTrainer::slots()) {
+    for (const ft::ParamSlot& slot : golden_slots) {
       const auto want = load_param<double>(sub, slot.name);
       const auto torch32 = load_param<float>(std::string(sub) + "_f32", slot.name);
       const float* got = run.trainer.parameters().data() + slot.offset;
@@ -358,7 +362,7 @@ TEST_CASE("train: state_bytes is exactly what constructing the state allocates")
     CHECK(after.count - before.count == 1);
     CHECK(after.bytes - before.bytes == ft::state_bytes<golden_config, golden_batch, golden_seq>());
     MESSAGE("golden state (tied, B 2, T 8): " << after.bytes - before.bytes << " bytes for "
-                                              << GoldenTrainer::parameter_count << " parameters");
+                                              << golden.parameter_count() << " parameters");
   }
   const auto before2 = forma::testing::allocations_now();
   auto pattern = std::make_unique<PatternTrainer>();
@@ -367,7 +371,7 @@ TEST_CASE("train: state_bytes is exactly what constructing the state allocates")
         sizeof(PatternTrainer) + ft::state_bytes<pattern_config, pattern_batch, pattern_seq>());
   MESSAGE("pattern state (separate, B 4, T 32): "
           << ft::state_bytes<pattern_config, pattern_batch, pattern_seq>() << " bytes for "
-          << PatternTrainer::parameter_count << " parameters");
+          << pattern->parameter_count() << " parameters");
   static_assert(ft::state_bytes<golden_config, golden_batch, golden_seq>() <= (1u << 20),
                 "the golden model's whole training state fits in 1 MiB");
 }
@@ -403,9 +407,9 @@ TEST_CASE("train: a separate classifier equal to the embedding gives the tied mo
   }
   CHECK(worst <= 1e-6 * scale);
   // Every other gradient is the same computation: identical bits.
-  const std::size_t rest = GoldenTrainer::parameter_count - GoldenTrainer::slots()[1].offset;
-  CHECK(std::memcmp(separate->gradients().data() + GoldenTrainer::slots()[1].offset,
-                    tied.trainer.gradients().data() + GoldenTrainer::slots()[1].offset,
+  const std::size_t rest = tied.trainer.parameter_count() - golden_slots[1].offset;
+  CHECK(std::memcmp(separate->gradients().data() + golden_slots[1].offset,
+                    tied.trainer.gradients().data() + golden_slots[1].offset,
                     rest * sizeof(float)) == 0);
 }
 
@@ -464,4 +468,112 @@ TEST_CASE("train: sgd_step with momentum lowers the loss and follows sgd_update"
   }
   MESSAGE("SGD momentum 0.9, lr 0.5: loss " << first << " -> " << last << " in 5 steps");
   CHECK(last < first);
+}
+
+namespace {
+
+// Three steps of the pattern model on a given trainer type; the parameters, gradients and losses.
+struct Trace {
+  std::vector<float> params, grads;
+  std::vector<float> losses;
+};
+
+template <class Trainer>
+Trace trace_pattern(Trainer& trainer) {
+  std::vector<std::int32_t> tokens, targets;
+  pattern_batch_of(tokens, targets);
+  trainer.init(11);
+  Trace t;
+  using View = typename Trainer::tokens_view;
+  const auto view = [&](std::vector<std::int32_t>& v) {
+    return View(v.data(), typename View::extents_type(
+                              std::array<std::size_t, 2>{pattern_batch, pattern_seq}));
+  };
+  for (int s = 0; s < 3; ++s) {
+    auto loss = trainer.forward_backward(view(tokens), view(targets));
+    REQUIRE(loss);
+    t.losses.push_back(*loss);
+    trainer.clip_grad_norm(1.0f);
+    trainer.adamw_step(3e-3);
+  }
+  t.params.assign(trainer.parameters().begin(), trainer.parameters().end());
+  t.grads.assign(trainer.gradients().begin(), trainer.gradients().end());
+  return t;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("train: a trainer of dynamic extents (shape, batch, sequence at run time) gives the static one's bits") {
+  auto fixed = std::make_unique<PatternTrainer>();
+  const Trace want = trace_pattern(*fixed);
+  using Dynamic = ft::LlamaTrainer<forma::presets::any_llama, forma::dyn, forma::dyn>;
+  const forma::LlamaShape shape = forma::static_shape<pattern_config>();
+  REQUIRE_FALSE(shape.shared_classifier);
+  Dynamic dynamic(shape, pattern_batch, pattern_seq);
+  CHECK(dynamic.bytes() == ft::state_bytes<pattern_config, pattern_batch, pattern_seq>());
+  CHECK(dynamic.bytes() == ft::state_bytes(shape, pattern_batch, pattern_seq));
+  const Trace got = trace_pattern(dynamic);
+  CHECK(got.losses == want.losses);
+  CHECK(same_bits(got.grads, want.grads));
+  CHECK(same_bits(got.params, want.params));
+  // Its weights run through forma::Llama<any_llama> like any checkpoint of that shape.
+  forma::Llama<forma::presets::any_llama> model(dynamic.weights());
+  CHECK(model.vocab_size() == pattern_config.vocab);
+}
+
+TEST_CASE("train: a dynamic trainer refuses a shape, batch or sequence it cannot run") {
+  using Dynamic = ft::LlamaTrainer<forma::presets::any_llama, forma::dyn, forma::dyn>;
+  forma::LlamaShape shape = forma::static_shape<pattern_config>();
+  CHECK_THROWS_WITH_AS(Dynamic(shape, 2, pattern_config.max_seq + 1),
+                       doctest::Contains("must not exceed max_seq"), forma::shape_error);
+  CHECK_THROWS_WITH_AS(Dynamic(shape, 0, 4), doctest::Contains("batch must be positive"),
+                       forma::shape_error);
+  shape.kv_heads = 3;  // does not divide 4 heads
+  CHECK_THROWS_WITH_AS(Dynamic(shape, 1, 4), doctest::Contains("kv_heads must divide heads"),
+                       forma::shape_error);
+  // A static field that disagrees with the run-time shape.
+  using HalfStatic = ft::LlamaTrainer<pattern_config, forma::dyn, forma::dyn>;
+  forma::LlamaShape wider = forma::static_shape<pattern_config>();
+  wider.dim = 128;
+  CHECK_THROWS_WITH_AS(HalfStatic(wider, 1, 4), doctest::Contains("dim differs"),
+                       forma::shape_error);
+  // Tokens of another (B, T) than the trainer's.
+  Dynamic trainer(forma::static_shape<pattern_config>(), 2, 4);
+  std::vector<std::int32_t> ids(6, 1);
+  CHECK_THROWS_AS((void)trainer.forward(Dynamic::tokens_view(ids.data(), 2, 3)), forma::shape_error);
+}
+
+TEST_CASE("train: recompute::layers gives the bits of saved activations in less memory") {
+  using Recomputed = ft::LlamaTrainer<pattern_config, pattern_batch, pattern_seq, ft::recompute::layers>;
+  constexpr std::size_t kept = ft::state_bytes<pattern_config, pattern_batch, pattern_seq>();
+  constexpr std::size_t recomputed =
+      ft::state_bytes<pattern_config, pattern_batch, pattern_seq, ft::recompute::layers>();
+  static_assert(recomputed < kept);
+  auto saved = std::make_unique<PatternTrainer>();
+  const Trace want = trace_pattern(*saved);
+  const auto before = forma::testing::allocations_now();
+  auto again = std::make_unique<Recomputed>();
+  const auto after = forma::testing::allocations_now();
+  CHECK(after.bytes - before.bytes == sizeof(Recomputed) + recomputed);
+  const Trace got = trace_pattern(*again);
+  CHECK(got.losses == want.losses);
+  CHECK(same_bits(got.grads, want.grads));
+  CHECK(same_bits(got.params, want.params));
+  const auto& kl = saved->layout();
+  const auto& rl = again->layout();
+  CHECK(kl.activation_bytes() - rl.activation_bytes() ==
+        (pattern_config.layers - 1) * kl.layer_activations * sizeof(float));
+  MESSAGE("pattern model (L 2, B 4, T 32): state " << kept << " bytes with saved activations ("
+          << kl.activation_bytes() << " of them activations), " << recomputed
+          << " recomputed (" << rl.activation_bytes() << ")");
+  // The same figures at the stories15M shape, B 4 × T 256 (the benchmark's), as constants.
+  constexpr forma::LlamaConfig s15{.dim = 288, .hidden = 768, .layers = 6, .heads = 6,
+                                   .kv_heads = 6, .vocab = 32000, .max_seq = 256,
+                                   .classifier = forma::classifier_kind::shared};
+  MESSAGE("stories15M, B 4, T 256: " << ft::state_bytes<s15, 4, 256>() << " bytes saved, "
+          << ft::state_bytes<s15, 4, 256, ft::recompute::layers>() << " recomputed");
 }
