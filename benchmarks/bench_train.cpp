@@ -54,7 +54,7 @@ void BM_train_step(benchmark::State& state) {
                                                benchmark::Counter::kIsRate);
   state.counters["B"] = static_cast<double>(B);
   state.counters["T"] = static_cast<double>(T);
-  state.counters["params"] = static_cast<double>(forma::train::LlamaTrainer<C, B, T>::parameter_count);
+  state.counters["params"] = static_cast<double>(trainer->parameter_count());
   state.counters["loss"] = static_cast<double>(loss);
 }
 
