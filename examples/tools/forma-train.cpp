@@ -4,27 +4,23 @@
 //               --steps 200 --out run/
 //   forma-run run/model.bin -z tok512.bin -i "Once upon a time"
 //
-// The model: --init CHECKPOINT (a legacy llama2.c file whose shape is one of the presets) or
-// --config NAME initialised from --seed (GPT-2 style: normal(0, 0.02), wo and w2 scaled by
-// 1/sqrt(2·layers), norms 1). Presets: tiny, stories260K, stories15M. The trainer's sequence
-// length is a compile-time extent: --seq T (any T ≤ the model's max_seq) runs on the trainer of the
-// next length in {8, 16, 32, ..., 512}, its last positions padded (input 0, target ignored): with
-// causal attention they change nothing before them and add no loss or gradient. The batch B is any
-// positive number: the B rows run one after another through a trainer of one row and their
-// gradients are summed and divided by B (the mean over the B·T targets).
+// The model: --init CHECKPOINT (a legacy llama2.c file of any shape forma-run reads, GQA and a
+// separate classifier included) or --config NAME initialised from --seed (GPT-2 style:
+// normal(0, 0.02), wo and w2 scaled by 1/sqrt(2·layers), norms 1). Presets: tiny, stories260K,
+// stories15M. The trainer is LlamaTrainer<any_llama, dyn, dyn>: the shape, B and T are run-time
+// values, one allocation of state_bytes(shape, B, T) bytes. --recompute keeps only each layer's
+// input and recomputes the rest in the backward (recompute::layers: less memory, the same bits).
 // --data: a .bin of little-endian uint16 ids, or a text file encoded with -z as llama2.c's
 // pretokenizer encodes a story (BOS, then run.c's encode of the whole text with its dummy-prefix
 // space, no EOS). Batches as llm.c's DataLoader (sequential) or seeded random windows
 // (forma/train/data.hpp). Each step: forward + backward, the global gradient norm clipped to
 // --clip (0 = off), one AdamW step (decay on the matrices and the embedding), the learning rate
 // of forma/train/optim.hpp's lr_schedule.
-// --out DIR: model.bin (llama2.c legacy), checkpoint.safetensors (parameters, AdamW moments, step,
-// data position, RNG state, the run's flags and an FNV-1a checksum of all of it; written to a
-// temporary file, fsynced, renamed), loss.csv (step,loss,lr,grad_norm,tokens_per_s).
+// --out DIR: model.bin (llama2.c legacy), checkpoint.safetensors (forma::train::save_checkpoint:
+// parameters, AdamW moments, step, plus the data position, RNG state and the run's flags, with an
+// FNV-1a checksum of all of it; written to a temporary file, fsynced, renamed), loss.csv
+// (step,loss,lr,grad_norm,tokens_per_s).
 // Every error is one line on stderr, exit status 1, before any training and before DIR is touched.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
@@ -35,6 +31,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <new>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -85,11 +83,12 @@ struct Options {
       "                   [--stop-after S] [--resume DIR]\n"
       "  --config: tiny (dim 32, hidden 96, 2 layers, 4 heads, 2 kv heads, vocab 512, seq 128),\n"
       "            stories260K (64, 172, 5, 8, 4, 512, 512), stories15M (288, 768, 6, 6, 6, 32000, 256)\n"
-      "  --init:   a llama2.c legacy checkpoint with one of those shapes (shared classifier)\n"
-      "  --seq:    any T up to the model's seq (fastest at 8, 16, 32, ..., 512); --batch: any B >= 1\n"
+      "  --init:   a llama2.c checkpoint of any shape (its config and weights)\n"
+      "  --seq:    any T up to the model's seq; --batch: any B >= 1\n"
       "  --data:   .bin = uint16 token ids; otherwise text encoded with -z (BOS + run.c's encode)\n"
       "  --seed:   the initialisation (--config) and the random batch order (mt19937_64)\n"
-      "  --recompute is accepted and has no effect (every activation is kept)\n",
+      "  --recompute: keep only each layer's input, recompute the rest in the backward (less\n"
+      "            memory, one more forward per step, the same results bit for bit)\n",
       stderr);
   std::exit(EXIT_FAILURE);
 }
@@ -209,61 +208,6 @@ std::vector<std::pair<std::string, std::string>> run_flags(const Options& o) {
           {"clip", real_text(o.clip)}};
 }
 
-// FNV-1a, 64 bits.
-std::uint64_t fnv1a(std::span<const std::byte> bytes, std::uint64_t h = 0xcbf29ce484222325ULL) {
-  for (const std::byte b : bytes) {
-    h ^= static_cast<std::uint64_t>(b);
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-
-// The checksum: FNV-1a over the tensors' bytes in data order, then every metadata entry but the
-// checksum itself, sorted by key, as key '\0' value '\0'.
-std::uint64_t checksum(const std::vector<std::span<const std::byte>>& tensors,
-                       std::vector<std::pair<std::string, std::string>> metadata) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (const auto& t : tensors) h = fnv1a(t, h);
-  std::sort(metadata.begin(), metadata.end());
-  for (const auto& [key, value] : metadata) {
-    if (key == "checksum") continue;
-    h = fnv1a(std::as_bytes(std::span(key.data(), key.size() + 1)), h);
-    h = fnv1a(std::as_bytes(std::span(value.data(), value.size() + 1)), h);
-  }
-  return h;
-}
-
-std::string hex(std::uint64_t x) {
-  char buffer[20];
-  std::snprintf(buffer, sizeof buffer, "%016" PRIx64, x);
-  return buffer;
-}
-
-// Writes `bytes` to path through path.tmp: write, fsync, rename (then fsync of the directory).
-bool write_atomically(const std::string& path, std::string_view bytes) {
-  const std::string temporary = path + ".tmp";
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return false;
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) return false;
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) return false;
-  const std::string dir = fs::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return true;
-}
-
 // The training tokens: a .bin of uint16 ids, or a text encoded as llama2.c's pretokenizer does.
 std::vector<std::int32_t> load_tokens(const Options& o, std::size_t vocab) {
   std::vector<std::int32_t> tokens;
@@ -299,82 +243,59 @@ std::vector<std::int32_t> load_tokens(const Options& o, std::size_t vocab) {
   return tokens;
 }
 
-std::string metadata_value(const forma::io::Safetensors& file, const std::string& key) {
-  for (const auto& [k, v] : file.metadata()) {
-    if (k == key) return v;
-  }
-  return {};
-}
+template <forma::train::recompute R>
+using Trainer = forma::train::LlamaTrainer<forma::presets::any_llama, forma::dyn, forma::dyn, R>;
 
-template <LlamaConfig C, std::size_t Cap>
-int train(const Options& o, std::vector<std::int32_t> tokens) {
-  using Trainer = forma::train::LlamaTrainer<C, 1, Cap>;
-  const std::size_t B = o.batch, T = o.seq, P = Trainer::parameter_count;
+template <forma::train::recompute R>
+int train(const Options& o, const forma::LlamaShape& shape, std::vector<std::int32_t> tokens) {
+  const std::size_t B = o.batch, T = o.seq;
   const auto flags = run_flags(o);
   const std::string resume_path = o.resume ? (fs::path(*o.resume) / "checkpoint.safetensors").string() : "";
 
   // Everything that can fail is checked before DIR is touched.
-  std::optional<forma::io::Safetensors> saved;
-  std::size_t start = 0, position = 0;
-  std::string rng_text;
-  if (o.resume) {
-    auto file = forma::io::Safetensors::open(resume_path);
-    if (!file) fail(file.error().to_string());
-    std::vector<std::span<const std::byte>> data;
-    for (const auto& e : file->tensors()) data.push_back(file->bytes(e));
-    const std::uint64_t h = checksum(data, file->metadata());
-    if (metadata_value(*file, "format") != "forma-train 1") fail(resume_path + ": not a forma-train checkpoint");
-    if (metadata_value(*file, "checksum") != hex(h)) fail(resume_path + ": checksum mismatch (a damaged checkpoint)");
-    for (const auto& [key, value] : flags) {
-      const std::string was = metadata_value(*file, "flag." + key);
-      if (was != value) {
-        fail(resume_path + ": the run was made with " + key + " '" + was + "', this one has '" + value + "'");
-      }
-    }
-    for (const auto& slot : Trainer::slots()) {
-      for (const char* part : {"param.", "adam_m.", "adam_v."}) {
-        const auto* e = file->find(part + std::string(slot.name));
-        if (!e || e->type != forma::dtype::f32 || e->size() != slot.size) {
-          fail(resume_path + ": tensor '" + part + std::string(slot.name) + "' is missing or has the wrong size");
-        }
-      }
-    }
-    start = static_cast<std::size_t>(std::strtoull(metadata_value(*file, "step").c_str(), nullptr, 10));
-    position = static_cast<std::size_t>(std::strtoull(metadata_value(*file, "data_position").c_str(), nullptr, 10));
-    rng_text = metadata_value(*file, "rng");
-    if (start == 0 || start >= o.steps) {
-      fail(resume_path + ": the checkpoint is at step " + std::to_string(start) + ", nothing to do up to --steps " +
-           std::to_string(o.steps));
-    }
-    if (position + o.batch * o.seq + 1 > tokens.size()) fail(resume_path + ": data position past the data");
-    saved.emplace(std::move(*file));
-  }
-  std::optional<forma::io::llama2c::Checkpoint<C>> initial;
+  std::optional<forma::io::llama2c::Checkpoint<forma::presets::any_llama>> initial;
   if (o.init && !o.resume) {
-    auto loaded = forma::io::llama2c::load<C>(*o.init);
+    auto loaded = forma::io::llama2c::load<forma::presets::any_llama>(*o.init);
     if (!loaded) fail(loaded.error().to_string());
     initial.emplace(std::move(*loaded));
   }
-
+  std::unique_ptr<Trainer<R>> owner;
+  try {
+    owner = std::make_unique<Trainer<R>>(shape, B, T);
+  } catch (const std::bad_alloc&) {
+    fail("cannot allocate the training state: " + std::to_string(forma::train::state_bytes(shape, B, T, R)) +
+         " bytes for B " + std::to_string(B) + " x T " + std::to_string(T));
+  }
+  Trainer<R>& trainer = *owner;
   forma::train::TokenLoader loader(tokens, B, T,
                                    o.order == "random" ? forma::train::batch_order::random
                                                        : forma::train::batch_order::sequential,
                                    o.seed);
-  Trainer trainer;
-  float* params = trainer.parameters().data();
-  if (saved) {
-    for (const auto& slot : Trainer::slots()) {
-      const auto copy = [&](const char* part, float* to) {
-        const auto bytes = saved->bytes(*saved->find(part + std::string(slot.name)));
-        std::memcpy(to + slot.offset, bytes.data(), bytes.size());
-      };
-      copy("param.", params);
-      copy("adam_m.", trainer.first_moments().data());
-      copy("adam_v.", trainer.second_moments().data());
+  std::size_t start = 0;
+  if (o.resume) {
+    auto metadata = forma::train::load_checkpoint(trainer, resume_path);
+    if (!metadata) fail(metadata.error().to_string());
+    const auto value = [&](const std::string& key) {
+      for (const auto& [k, v] : *metadata) {
+        if (k == key) return v;
+      }
+      return std::string();
+    };
+    for (const auto& [key, was] : flags) {
+      if (value("flag." + key) != was) {
+        fail(resume_path + ": the run was made with " + key + " '" + value("flag." + key) + "', this one has '" +
+             was + "'");
+      }
     }
-    trainer.set_steps_taken(static_cast<long>(start));
+    start = static_cast<std::size_t>(trainer.steps_taken());
+    if (start == 0 || start >= o.steps) {
+      fail(resume_path + ": the checkpoint is at step " + std::to_string(start) + ", nothing to do up to --steps " +
+           std::to_string(o.steps));
+    }
+    const auto position = static_cast<std::size_t>(std::strtoull(value("data_position").c_str(), nullptr, 10));
+    if (position + B * T + 1 > tokens.size()) fail(resume_path + ": data position past the data");
     loader.set_position(position);
-    if (!loader.set_rng_state(rng_text)) fail(resume_path + ": unreadable RNG state");
+    if (!loader.set_rng_state(value("rng"))) fail(resume_path + ": unreadable RNG state");
   } else if (initial) {
     const auto& w = initial->weights();
     auto p = trainer.params();
@@ -390,11 +311,14 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
     copy(p.w2, w.w2);
     copy(p.w3, w.w3);
     copy(p.rms_final, w.rms_final);
+    if (!shape.shared_classifier) copy(p.classifier, w.classifier);
+    initial.reset();
   } else {
     // GPT-2 style: normal(0, 0.02); the residual projections wo and w2 by 1/sqrt(2·layers); norms 1.
     std::mt19937_64 rng(o.seed);
-    const double residual = 0.02 / std::sqrt(2.0 * static_cast<double>(C.layers));
-    for (const auto& slot : Trainer::slots()) {
+    const double residual = 0.02 / std::sqrt(2.0 * static_cast<double>(shape.layers));
+    float* params = trainer.parameters().data();
+    for (const auto& slot : trainer.slots()) {
       float* x = params + slot.offset;
       const double sd = slot.name == "wo" || slot.name == "w2" ? residual : 0.02;
       for (std::size_t i = 0; i < slot.size; ++i) {
@@ -431,27 +355,14 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
   if (!log || std::fwrite(csv.data(), 1, csv.size(), log) != csv.size()) fail(csv_path + ": cannot write");
   std::fflush(log);
 
-  const auto save_checkpoint = [&](std::size_t step_done) {
-    std::vector<forma::io::NamedTensor> tensors;
-    const auto add = [&](const char* part, const float* base, const forma::train::ParamSlot& slot) {
-      tensors.push_back({part + std::string(slot.name), forma::dtype::f32, {slot.size},
-                         std::as_bytes(std::span(base + slot.offset, slot.size))});
-    };
-    for (const auto& slot : Trainer::slots()) add("param.", params, slot);
-    for (const auto& slot : Trainer::slots()) add("adam_m.", trainer.first_moments().data(), slot);
-    for (const auto& slot : Trainer::slots()) add("adam_v.", trainer.second_moments().data(), slot);
-    auto metadata = std::vector<std::pair<std::string, std::string>>{
-        {"format", "forma-train 1"},
-        {"step", std::to_string(step_done)},
-        {"data_position", std::to_string(loader.position())},
-        {"rng", loader.rng_state()}};
+  const auto save_checkpoint = [&] {
+    forma::train::checkpoint_metadata metadata{{"data_position", std::to_string(loader.position())},
+                                               {"rng", loader.rng_state()}};
     for (const auto& [key, value] : flags) metadata.emplace_back("flag." + key, value);
-    std::vector<std::span<const std::byte>> data;
-    for (const auto& t : tensors) data.push_back(t.data);
-    metadata.emplace_back("checksum", hex(checksum(data, metadata)));
-    auto bytes = forma::io::encode_safetensors(tensors, metadata);
     const std::string path = (fs::path(o.out) / "checkpoint.safetensors").string();
-    if (!bytes || !write_atomically(path, *bytes)) fail(path + ": cannot write the checkpoint");
+    if (auto saved = forma::train::save_checkpoint(trainer, path, std::move(metadata)); !saved) {
+      fail(saved.error().to_string());
+    }
   };
 
   const forma::train::LrSchedule schedule{.lr = o.lr, .min_lr = o.min_lr, .warmup = o.warmup,
@@ -460,39 +371,16 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
                                          .eps = static_cast<float>(o.eps),
                                          .weight_decay = static_cast<float>(o.weight_decay)};
   std::vector<std::int32_t> inputs(B * T), targets(B * T);
-  // One row as the trainer takes it: T tokens, then Cap − T padding positions (input 0, target
-  // ignored by the cross-entropy).
-  std::vector<std::int32_t> row_in(Cap, 0), row_target(Cap, forma::default_ignore_index);
-  std::vector<float> sum(B > 1 ? P : 0);
+  using view = typename Trainer<R>::tokens_view;
   const std::size_t end = o.stop_after != 0 ? o.stop_after : o.steps;
   float first_loss = 0, last_loss = 0;
   double seconds = 0;
   for (std::size_t step = start; step < end; ++step) {
     const auto t0 = std::chrono::steady_clock::now();
     loader.next(inputs, targets);
-    double loss_sum = 0;
-    for (std::size_t b = 0; b < B; ++b) {
-      using view = typename Trainer::tokens_view;
-      std::memcpy(row_in.data(), inputs.data() + b * T, T * sizeof(std::int32_t));
-      std::memcpy(row_target.data(), targets.data() + b * T, T * sizeof(std::int32_t));
-      auto loss = trainer.forward_backward(view(row_in.data()), view(row_target.data()));
-      if (!loss) fail(loss.error().to_string());
-      loss_sum += static_cast<double>(*loss);
-      if (B > 1) {
-        const float* g = trainer.gradients().data();
-        if (b == 0) {
-          std::memcpy(sum.data(), g, P * sizeof(float));
-        } else {
-          for (std::size_t i = 0; i < P; ++i) sum[i] += g[i];
-        }
-      }
-    }
-    if (B > 1) {
-      float* g = trainer.gradients().data();
-      const auto rows = static_cast<float>(B);
-      for (std::size_t i = 0; i < P; ++i) g[i] = sum[i] / rows;
-    }
-    const auto loss = static_cast<float>(loss_sum / static_cast<double>(B));
+    auto result = trainer.forward_backward(view(inputs.data(), B, T), view(targets.data(), B, T));
+    if (!result) fail(result.error().to_string());
+    const float loss = *result;
     const float norm = o.clip > 0 ? trainer.clip_grad_norm(static_cast<float>(o.clip))
                                   : static_cast<float>(forma::train::global_norm(trainer.gradients()));
     const double lr = forma::train::lr_schedule(schedule, step);
@@ -511,11 +399,11 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
     bar[20] = '\0';
     std::fprintf(stderr, "\r[%s] step %zu/%zu | loss %.4f | lr %.3g | %.0f tok/s   ", bar, step + 1, o.steps,
                  static_cast<double>(loss), lr, tokens_per_s);
-    if (o.save_every != 0 && (step + 1) % o.save_every == 0 && step + 1 < end) save_checkpoint(step + 1);
+    if (o.save_every != 0 && (step + 1) % o.save_every == 0 && step + 1 < end) save_checkpoint();
   }
   std::fputs("\n", stderr);
   std::fclose(log);
-  save_checkpoint(end);
+  save_checkpoint();
   const std::string model_path = (fs::path(o.out) / "model.bin").string();
   if (auto written = forma::train::save_llama2c(trainer.weights(), model_path + ".tmp"); !written) {
     fail(written.error().to_string());
@@ -527,71 +415,38 @@ int train(const Options& o, std::vector<std::int32_t> tokens) {
   return 0;
 }
 
-template <LlamaConfig C>
-int dispatch_seq(const Options& o, std::vector<std::int32_t> tokens) {
-  if (o.seq > C.max_seq) {
-    fail("--seq " + std::to_string(o.seq) + ": longer than the model's max_seq " + std::to_string(C.max_seq));
-  }
-  if (o.seq <= 8) return train<C, 8>(o, std::move(tokens));
-  if (o.seq <= 16) return train<C, 16>(o, std::move(tokens));
-  if (o.seq <= 32) return train<C, 32>(o, std::move(tokens));
-  if (o.seq <= 64) return train<C, 64>(o, std::move(tokens));
-  if (o.seq <= 128) return train<C, 128>(o, std::move(tokens));
-  if constexpr (C.max_seq >= 256) {
-    if (o.seq <= 256) return train<C, 256>(o, std::move(tokens));
-  }
-  if constexpr (C.max_seq >= 512) {
-    if (o.seq <= 512) return train<C, 512>(o, std::move(tokens));
-  }
-  fail("--seq " + std::to_string(o.seq) + ": at most 512");
-}
-
 struct Preset {
   std::string_view name;
   forma::LlamaShape shape;
-  int (*run)(const Options&, std::vector<std::int32_t>);
 };
 
 const Preset presets[] = {
-    {"tiny", forma::static_shape<tiny_config>(), dispatch_seq<tiny_config>},
-    {"stories260K", forma::static_shape<forma::presets::stories260k>(), dispatch_seq<forma::presets::stories260k>},
-    {"stories15M", forma::static_shape<stories15m_config>(), dispatch_seq<stories15m_config>},
+    {"tiny", forma::static_shape<tiny_config>()},
+    {"stories260K", forma::static_shape<forma::presets::stories260k>()},
+    {"stories15M", forma::static_shape<stories15m_config>()},
 };
-
-std::string shape_text(const forma::LlamaShape& s) {
-  return "dim " + std::to_string(s.dim) + ", hidden " + std::to_string(s.hidden) + ", layers " +
-         std::to_string(s.layers) + ", heads " + std::to_string(s.heads) + ", kv_heads " + std::to_string(s.kv_heads) +
-         ", vocab " + std::to_string(s.vocab) + (s.shared_classifier ? "" : " (separate classifier)") + ", seq " +
-         std::to_string(s.max_seq);
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  const Preset* preset = nullptr;
+  forma::LlamaShape shape;
   if (o.config) {
+    const Preset* preset = nullptr;
     for (const auto& p : presets) {
       if (p.name == *o.config) preset = &p;
     }
     if (!preset) fail("--config: unknown preset '" + *o.config + "' (tiny, stories260K or stories15M)");
+    shape = preset->shape;
   } else {
     auto header = forma::io::llama2c::read_header(*o.init);
     if (!header) fail(header.error().to_string());
-    const forma::LlamaShape s = header->shape();
-    for (const auto& p : presets) {
-      const auto& q = p.shape;
-      if (q.dim == s.dim && q.hidden == s.hidden && q.layers == s.layers && q.heads == s.heads &&
-          q.kv_heads == s.kv_heads && q.vocab == s.vocab && q.max_seq == s.max_seq &&
-          q.shared_classifier == s.shared_classifier) {
-        preset = &p;
-      }
-    }
-    if (!preset) {
-      fail(*o.init + ": a model of " + shape_text(s) +
-           " is not a supported shape (tiny, stories260K or stories15M: forma-train --help)");
-    }
+    shape = header->shape();
   }
-  auto tokens = load_tokens(o, preset->shape.vocab);
-  return preset->run(o, std::move(tokens));
+  if (o.seq > shape.max_seq) {
+    fail("--seq " + std::to_string(o.seq) + ": longer than the model's max_seq " + std::to_string(shape.max_seq));
+  }
+  auto tokens = load_tokens(o, shape.vocab);
+  if (o.recompute) return train<forma::train::recompute::layers>(o, shape, std::move(tokens));
+  return train<forma::train::recompute::none>(o, shape, std::move(tokens));
 }

@@ -12,7 +12,7 @@ Writes tests/data/train/tool/:
   expected_loss.csv  step,loss,lr,grad_norm of PyTorch's run (loss before the update, the norm
                      before clipping), 9 significant digits
   expected_model.bin PyTorch's parameters after the run, in the same legacy format
-  expected_loss_t12.csv, expected_model_t12.bin   the same with T=12 (forma-train pads it to 16)
+  expected_loss_t12.csv, expected_model_t12.bin   the same with T=12
 The run is the one scripts/golden/check_train_tool.py gives forma-train (ARGS below): llm.c's
 sequential batches of B=4 rows of T=16 (or 12) tokens, mean cross-entropy, clip_grad_norm_(0.5), cosine
 schedule with 2 warmup steps (lr 1e-3 -> min 1e-4 over 10 steps), torch.optim.AdamW(betas 0.9,

@@ -7,17 +7,44 @@
 //     wk, wv, wo, rms_ffn, w1, w2, w3, rms_final, the RoPE tables (cos then sin, each
 //     seq_len × head_dim/2, as llama2.c's precompute_freqs_cis; readers skip them), [classifier].
 // The weights only: the optimizer state is not saved. An unwritable path is an Error (errc::io).
+//
+//   save_checkpoint(trainer, path, metadata)   the whole training state as safetensors: every
+//                                 parameter ("param.NAME"), AdamW's moments ("adam_m.NAME",
+//                                 "adam_v.NAME"), float32 with their llama2.c shapes flattened to
+//                                 1-D, and string metadata: "format" = "forma-train 1", "step" (the
+//                                 optimizer steps taken), the caller's entries, and "checksum" —
+//                                 FNV-1a 64 over the tensors' bytes in file order, then every other
+//                                 metadata entry sorted by key as key NUL value NUL (hex). Written to
+//                                 PATH.tmp, fsynced, renamed over PATH, the directory fsynced: a
+//                                 crash leaves the old file or the new one, never a part.
+//   load_checkpoint(trainer, path) checks the format, the checksum and every tensor's name, type and
+//                                 size against the trainer's shape, then restores parameters,
+//                                 moments and step; returns the metadata. Any failure is an Error
+//                                 naming the file, and leaves the trainer as it was.
+// Python reads the file with json + NumPy (an 8-byte header length, a JSON header, raw bytes).
 #pragma once
 
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
+#include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include "forma/core/error.hpp"
+#include "forma/io/safetensors.hpp"
 #include "forma/kernels/math.hpp"
 #include "forma/models/llama_config.hpp"
 #include "forma/models/llama_weights.hpp"
@@ -77,6 +104,167 @@ Result<void> save_llama2c(const LlamaWeights<C>& w, const std::string& path) {
   if (!ok) return failed();
   if (std::fclose(file.release()) != 0) return failed();
   return {};
+}
+
+using checkpoint_metadata = std::vector<std::pair<std::string, std::string>>;
+
+namespace detail {
+
+inline std::uint64_t fnv1a(std::span<const std::byte> bytes, std::uint64_t h) noexcept {
+  for (const std::byte b : bytes) {
+    h ^= static_cast<std::uint64_t>(b);
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+// FNV-1a over the tensors' bytes in order, then the metadata but "checksum", sorted by key.
+inline std::string checkpoint_checksum(const std::vector<std::span<const std::byte>>& tensors,
+                                       checkpoint_metadata metadata) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const auto& t : tensors) h = fnv1a(t, h);
+  std::sort(metadata.begin(), metadata.end());
+  for (const auto& [key, value] : metadata) {
+    if (key == "checksum") continue;
+    h = fnv1a(std::as_bytes(std::span(key.data(), key.size() + 1)), h);
+    h = fnv1a(std::as_bytes(std::span(value.data(), value.size() + 1)), h);
+  }
+  char buffer[20];
+  std::snprintf(buffer, sizeof buffer, "%016" PRIx64, h);
+  return buffer;
+}
+
+inline const std::string* find_metadata(const checkpoint_metadata& m, std::string_view key) {
+  for (const auto& [k, v] : m) {
+    if (k == key) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace detail
+
+inline constexpr std::string_view checkpoint_format = "forma-train 1";
+
+// Writes `bytes` to path through path.tmp: write, fsync, rename, then fsync of the directory.
+inline Result<void> write_file_atomically(const std::string& path, std::string_view bytes) {
+  const std::string temporary = path + ".tmp";
+  auto failed = [&](const char* what) {
+    return make_error(errc::io, std::string("cannot write the file (") + what + " failed)").with_path(path);
+  };
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return failed("open");
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n <= 0) {
+      ::close(fd);
+      std::remove(temporary.c_str());
+      return failed("write");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    ::close(fd);
+    std::remove(temporary.c_str());
+    return failed("fsync");
+  }
+  if (::close(fd) != 0 || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    return failed("rename");
+  }
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return {};
+}
+
+// The whole training state of `trainer` (a LlamaTrainer) as a checksummed safetensors file.
+// `metadata` may not use the keys format, step or checksum.
+template <class Trainer>
+Result<void> save_checkpoint(const Trainer& trainer, const std::string& path,
+                             checkpoint_metadata metadata = {}) {
+  for (const auto& [key, value] : metadata) {
+    if (key == "format" || key == "step" || key == "checksum") {
+      return make_error(errc::invalid_argument,
+                        "save_checkpoint: the metadata key '" + key + "' is reserved");
+    }
+  }
+  std::vector<io::NamedTensor> tensors;
+  const auto add = [&](const char* part, std::span<const float> base) {
+    for (const auto& slot : trainer.slots()) {
+      tensors.push_back({part + std::string(slot.name), dtype::f32, {slot.size},
+                         std::as_bytes(base.subspan(slot.offset, slot.size))});
+    }
+  };
+  add("param.", trainer.parameters());
+  add("adam_m.", trainer.first_moments());
+  add("adam_v.", trainer.second_moments());
+  metadata.emplace_back("format", std::string(checkpoint_format));
+  metadata.emplace_back("step", std::to_string(trainer.steps_taken()));
+  std::vector<std::span<const std::byte>> data;
+  for (const auto& t : tensors) data.push_back(t.data);
+  metadata.emplace_back("checksum", detail::checkpoint_checksum(data, metadata));
+  auto bytes = io::encode_safetensors(tensors, metadata);
+  if (!bytes) return bytes.error();
+  return write_file_atomically(path, *bytes);
+}
+
+// Restores a save_checkpoint file into `trainer` (of the same shape); its metadata.
+template <class Trainer>
+Result<checkpoint_metadata> load_checkpoint(Trainer& trainer, const std::string& path) {
+  auto file = io::Safetensors::open(path);
+  if (!file) return file.error();
+  auto bad = [&](const std::string& why) {
+    return make_error(errc::bad_format, why).with_path(path);
+  };
+  const checkpoint_metadata& metadata = file->metadata();
+  const std::string* format = detail::find_metadata(metadata, "format");
+  if (format == nullptr || *format != checkpoint_format) {
+    return bad("not a forma-train checkpoint (no \"format\": \"forma-train 1\")");
+  }
+  std::vector<std::span<const std::byte>> data;
+  for (const auto& e : file->tensors()) data.push_back(file->bytes(e));
+  const std::string* sum = detail::find_metadata(metadata, "checksum");
+  if (sum == nullptr || *sum != detail::checkpoint_checksum(data, metadata)) {
+    return bad("checksum mismatch (a damaged checkpoint)");
+  }
+  const std::string* step_text = detail::find_metadata(metadata, "step");
+  char* end = nullptr;
+  const long step = step_text != nullptr ? std::strtol(step_text->c_str(), &end, 10) : -1;
+  if (step_text == nullptr || end == step_text->c_str() || *end != '\0' || step < 0) {
+    return bad("no valid \"step\"");
+  }
+  const std::size_t expected = 3 * trainer.slots().size();
+  if (file->tensors().size() != expected) {
+    return bad(std::to_string(file->tensors().size()) + " tensors, a trainer of this shape has " +
+               std::to_string(expected));
+  }
+  for (const auto& slot : trainer.slots()) {
+    for (const char* part : {"param.", "adam_m.", "adam_v."}) {
+      const std::string name = part + std::string(slot.name);
+      const auto* e = file->find(name);
+      if (e == nullptr) return bad("tensor '" + name + "' is missing");
+      if (e->type != dtype::f32 || e->size() != slot.size) {
+        return bad("tensor '" + name + "' holds " + std::to_string(e->size()) + " " +
+                   std::string(name_of(e->type)) + " values, expected " +
+                   std::to_string(slot.size) + " f32 (another model shape?)");
+      }
+    }
+  }
+  for (const auto& slot : trainer.slots()) {
+    const auto copy = [&](const char* part, std::span<float> to) {
+      const auto bytes = file->bytes(*file->find(part + std::string(slot.name)));
+      std::memcpy(to.data() + slot.offset, bytes.data(), bytes.size());
+    };
+    copy("param.", trainer.parameters());
+    copy("adam_m.", trainer.first_moments());
+    copy("adam_v.", trainer.second_moments());
+  }
+  trainer.set_steps_taken(step);
+  return metadata;
 }
 
 }  // namespace forma::train

@@ -1,5 +1,6 @@
 // forma/train/data.hpp (forma-train's batches) and continuing a LlamaTrainer from saved state
-// (parameters, AdamW moments, step count), as forma-train's --resume does.
+// (parameters, AdamW moments, step count), as forma-train's --resume does: in memory, and through
+// forma/train/checkpoint.hpp's save_checkpoint / load_checkpoint files.
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -10,8 +11,15 @@
 #include <numeric>
 #include <vector>
 
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <forma/train/checkpoint.hpp>
 #include <forma/train/data.hpp>
 #include <forma/train/llama_trainer.hpp>
+
+#include "test_support.hpp"
 
 using forma::train::batch_order;
 using forma::train::TokenLoader;
@@ -101,8 +109,8 @@ TEST_CASE("LlamaTrainer continued from saved parameters, moments and step equals
 }
 
 TEST_CASE("A row padded at its end (input 0, target ignored) gives the unpadded row's loss and gradients") {
-  // forma-train runs --seq 12 on the trainer of 16 positions: causal attention keeps the padding
-  // out of the first 12, and ignored targets add no loss or gradient.
+  // Rows of different lengths can share a trainer this way: causal attention keeps the padding
+  // out of the first positions, and ignored targets add no loss or gradient.
   auto exact = std::make_unique<forma::train::LlamaTrainer<Small, 1, 6>>();
   auto padded = std::make_unique<forma::train::LlamaTrainer<Small, 1, 8>>();
   exact->init(9);
@@ -126,4 +134,73 @@ TEST_CASE("A row padded at its end (input 0, target ignored) gives the unpadded 
   }
   MESSAGE("padded vs exact: largest gradient ", largest, ", largest difference ", worst);
   CHECK(worst <= 1e-6f * largest);
+}
+
+TEST_CASE("save_checkpoint / load_checkpoint: the run continues bit for bit, a damaged or mismatched file is an Error that changes nothing") {
+  using Trainer = forma::train::LlamaTrainer<Small, 1, 8>;
+  const std::int32_t x[8] = {1, 5, 9, 30, 2, 17, 4, 8}, y[8] = {5, 9, 30, 2, 17, 4, 8, 3};
+  const auto step = [&](Trainer& t) {
+    REQUIRE(t.forward_backward(Trainer::tokens_view(x), Trainer::tokens_view(y)));
+    t.clip_grad_norm(1.0f);
+    t.adamw_step(1e-2);
+  };
+  const std::string dir = (std::filesystem::temp_directory_path() / "forma_unit_train_checkpoint").string();
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/state.safetensors";
+  auto whole = std::make_unique<Trainer>();
+  whole->init(5);
+  for (int s = 0; s < 2; ++s) step(*whole);
+  REQUIRE(forma::train::save_checkpoint(*whole, path, {{"note", "two steps"}}));
+  CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+  for (int s = 0; s < 3; ++s) step(*whole);
+
+  auto resumed = std::make_unique<Trainer>();
+  resumed->init(99);  // other parameters: the load must replace all of them
+  auto metadata = forma::train::load_checkpoint(*resumed, path);
+  REQUIRE_MESSAGE(metadata, forma::testing::error_text(metadata));
+  CHECK(resumed->steps_taken() == 2);
+  bool noted = false;
+  for (const auto& [k, v] : *metadata) noted = noted || (k == "note" && v == "two steps");
+  CHECK(noted);
+  for (int s = 0; s < 3; ++s) step(*resumed);
+  CHECK(std::memcmp(resumed->parameters().data(), whole->parameters().data(),
+                    whole->parameter_count() * sizeof(float)) == 0);
+
+  // Reserved keys.
+  CHECK_FALSE(forma::train::save_checkpoint(*whole, dir + "/x.safetensors", {{"step", "1"}}));
+
+  // One flipped byte in the data: checksum mismatch; the trainer keeps its state.
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const std::vector<float> before(resumed->parameters().begin(), resumed->parameters().end());
+  const auto rewrite = [&](const std::string& b) {
+    std::ofstream out(dir + "/bad.safetensors", std::ios::binary | std::ios::trunc);
+    out.write(b.data(), static_cast<std::streamsize>(b.size()));
+  };
+  std::string flipped = bytes;
+  flipped[flipped.size() - 5] = static_cast<char>(flipped[flipped.size() - 5] ^ 0x10);
+  rewrite(flipped);
+  auto damaged = forma::train::load_checkpoint(*resumed, dir + "/bad.safetensors");
+  REQUIRE_FALSE(damaged);
+  CHECK(damaged.error().to_string().find("checksum mismatch") != std::string::npos);
+  CHECK(damaged.error().to_string().find("bad.safetensors") != std::string::npos);
+  // Truncated.
+  rewrite(bytes.substr(0, bytes.size() / 2));
+  CHECK_FALSE(forma::train::load_checkpoint(*resumed, dir + "/bad.safetensors"));
+  // Another shape: a trainer of 2 layers reads the 1-layer file.
+  constexpr forma::LlamaConfig Deeper = [] {
+    forma::LlamaConfig c = Small;
+    c.layers = 2;
+    return c;
+  }();
+  auto deeper = std::make_unique<forma::train::LlamaTrainer<Deeper, 1, 8>>();
+  auto other = forma::train::load_checkpoint(*deeper, path);
+  REQUIRE_FALSE(other);
+  CHECK(other.error().to_string().find("another model shape") != std::string::npos);
+  CHECK(resumed->steps_taken() == 5);
+  CHECK(std::memcmp(resumed->parameters().data(), before.data(), before.size() * sizeof(float)) == 0);
+  std::filesystem::remove_all(dir);
 }
