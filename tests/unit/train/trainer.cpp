@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -29,6 +30,7 @@
 #include <forma/io/llama2c.hpp>
 #include <forma/io/npy.hpp>
 #include <forma/models/presets.hpp>
+#include <forma/text/tokenizer.hpp>
 #include <forma/train.hpp>
 
 #include "allocation_counter.hpp"
@@ -576,4 +578,77 @@ TEST_CASE("train: recompute::layers gives the bits of saved activations in less 
                                    .classifier = forma::classifier_kind::shared};
   MESSAGE("stories15M, B 4, T 256: " << ft::state_bytes<s15, 4, 256>() << " bytes saved, "
           << ft::state_bytes<s15, 4, 256, ft::recompute::layers>() << " recomputed");
+}
+
+TEST_CASE("train: a model memorises 1 KiB of text (loss < 0.1) and greedy decoding reproduces it") {
+  // The first 1,024 bytes of the bundled Shakespeare, tokenized with tok512 as forma-train does (BOS,
+  // run.c's encode): 657 ids. One row holds them all (B 1, T 656 given at run time). It trains
+  // until the loss is below 0.01 (at most 300 steps; about 60 are needed): at 0.05 a few
+  // positions still have a wrong argmax, and greedy decoding would leave the text there.
+  const std::string root = FORMA_SOURCE_DIR;
+  std::ifstream in(root + "/data/tinyshakespeare/input_100k.txt", std::ios::binary);
+  REQUIRE(in);
+  std::string text(1024, '\0');
+  in.read(text.data(), 1024);
+  REQUIRE(in.gcount() == 1024);
+  auto tokenizer = forma::text::Tokenizer::load(root + "/models/stories260K/tok512.bin", 512);
+  REQUIRE_MESSAGE(tokenizer, forma::testing::error_text(tokenizer));
+  std::vector<std::int32_t> ids;
+  REQUIRE(tokenizer->encode(text, true, false, ids));
+  REQUIRE(ids.size() > 500);
+  constexpr forma::LlamaConfig memorise{.dim = 64, .hidden = 192, .layers = 2, .heads = 4,
+                                        .kv_heads = 4, .vocab = 512, .max_seq = 1024,
+                                        .classifier = forma::classifier_kind::shared};
+  using Trainer = ft::LlamaTrainer<memorise, 1, forma::dyn>;
+  const std::size_t T = ids.size() - 1;
+  auto trainer = std::make_unique<Trainer>(forma::static_shape<memorise>(), 1, T);
+  trainer->init(2024);
+  const Trainer::tokens_view x(ids.data(), T), y(ids.data() + 1, T);
+  constexpr ft::LrSchedule schedule{.lr = 1e-2, .min_lr = 1e-3, .warmup = 10, .steps = 300};
+  float loss = 0, first = 0;
+  std::size_t steps = 0;
+  for (; steps < schedule.steps; ++steps) {
+    auto l = trainer->forward_backward(x, y);
+    REQUIRE(l);
+    loss = *l;
+    if (steps == 0) first = loss;
+    if (loss < 0.01f) break;
+    trainer->clip_grad_norm(1.0f);
+    trainer->adamw_step(ft::lr_schedule(schedule, steps), {.weight_decay = 0.0f});
+  }
+  MESSAGE("1 KiB (" << ids.size() << " tokens): loss " << first << " -> " << loss << " after "
+          << steps << " AdamW steps");
+  CHECK(loss < 0.1f);
+  // Teacher-forced: the trainer's own argmax at every position.
+  REQUIRE(trainer->forward(x));
+  std::size_t right = 0;
+  for (std::size_t t = 0; t < T; ++t) {
+    const float* row = trainer->logits().data() + t * memorise.vocab;
+    std::size_t best = 0;
+    for (std::size_t v = 1; v < memorise.vocab; ++v) best = row[v] > row[best] ? v : best;
+    right += static_cast<std::int32_t>(best) == ids[t + 1];
+  }
+  CHECK_MESSAGE(right == T, "teacher-forced argmax right at " << right << " of " << T);
+  // Greedy decoding from BOS and the first word: every next id is the text's, and the decoded
+  // text is the 1 KiB.
+  forma::Llama<memorise> model(trainer->weights());
+  std::vector<std::int32_t> out(ids.begin(), ids.begin() + 2);
+  REQUIRE(model.forward(ids[0], 0));
+  for (std::size_t pos = 1; pos + 1 < ids.size(); ++pos) {
+    auto logits = model.forward(out[pos], pos);
+    REQUIRE(logits);
+    const auto& l = *logits;
+    std::int32_t best = 0;
+    for (std::size_t v = 1; v < memorise.vocab; ++v) {
+      if (l.data()[v] > l.data()[static_cast<std::size_t>(best)]) best = static_cast<std::int32_t>(v);
+    }
+    out.push_back(best);
+  }
+  std::size_t same = 0;
+  while (same < out.size() && out[same] == ids[same]) ++same;
+  CHECK_MESSAGE(same == ids.size(), "greedy decoding follows the text for " << same << " of "
+                                                                            << ids.size() << " tokens");
+  auto decoded = tokenizer->decode_all(std::span<const std::int32_t>(out).subspan(1));
+  REQUIRE(decoded);
+  CHECK(*decoded == text);
 }
