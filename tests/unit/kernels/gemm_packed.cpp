@@ -1,4 +1,4 @@
-// Unit tests: the packed GEMM (kernels/cpu/gemm_packed.hpp), NN and NT, against a float64 product
+// Unit tests: the packed GEMM (kernels/cpu/gemm_packed.hpp), NN, NT and TN, against a float64 product
 // (within the error bound of a K-term sum) and against the exact arithmetic it promises — one
 // std::fma chain per element in k order — bit for bit, on shapes that hit every edge of its
 // blocking; 1 thread against 2 threads; no allocation once warm. This file is built three times
@@ -6,6 +6,7 @@
 // AVX-512 (where the CPU has them), so each dispatch path is checked.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -30,24 +31,31 @@ struct Shape {
   std::size_t m, n, k;
 };
 
+// Which operand is given transposed: NN A (M, K), B (K, N); NT B stored (N, K); TN A stored (K, M).
+enum class Op { nn, nt, tn };
+constexpr Op all_ops[] = {Op::nn, Op::nt, Op::tn};
+const char* name(Op op) { return op == Op::nn ? "NN " : op == Op::nt ? "NT " : "TN "; }
+
 // Operands with padding beyond each row (pad_* extra columns, filled with NaN so that a kernel
 // reading them would show).
 struct Problem {
   std::size_t m, n, k, lda, ldb, ldc;
-  bool nt;
+  Op op;
   std::vector<float> a, b, c;
 
-  Problem(Shape s, bool nt_, std::size_t pad, unsigned seed)
-      : m(s.m), n(s.n), k(s.k), lda(s.k + pad), ldb((nt_ ? s.k : s.n) + pad), ldc(s.n + pad),
-        nt(nt_) {
+  Problem(Shape s, Op op_, std::size_t pad, unsigned seed)
+      : m(s.m), n(s.n), k(s.k), lda((op_ == Op::tn ? s.m : s.k) + pad),
+        ldb((op_ == Op::nt ? s.k : s.n) + pad), ldc(s.n + pad), op(op_) {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
     const float nan = std::nanf("");
-    a.assign(m * lda + 1, nan);
+    const bool ta = op == Op::tn, nt = op == Op::nt;
+    a.assign((ta ? k : m) * lda + 1, nan);
     b.assign((nt ? n : k) * ldb + 1, nan);
     c.assign(m * ldc + 1, nan);
-    for (std::size_t i = 0; i < m; ++i) {
-      for (std::size_t p = 0; p < k; ++p) a[i * lda + p] = dist(rng);
+    const std::size_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+    for (std::size_t i = 0; i < a_rows; ++i) {
+      for (std::size_t p = 0; p < a_cols; ++p) a[i * lda + p] = dist(rng);
     }
     const std::size_t b_rows = nt ? n : k, b_cols = nt ? k : n;
     for (std::size_t i = 0; i < b_rows; ++i) {
@@ -58,14 +66,18 @@ struct Problem {
     }
   }
 
-  float A(std::size_t i, std::size_t p) const { return a[i * lda + p]; }
-  float B(std::size_t p, std::size_t j) const { return nt ? b[j * ldb + p] : b[p * ldb + j]; }
+  float A(std::size_t i, std::size_t p) const {
+    return op == Op::tn ? a[p * lda + i] : a[i * lda + p];
+  }
+  float B(std::size_t p, std::size_t j) const {
+    return op == Op::nt ? b[j * ldb + p] : b[p * ldb + j];
+  }
 
   void run(std::vector<float>& out, bool accumulate) const {
-    if (nt) {
-      gp::gemm_nt(m, n, k, a.data(), lda, b.data(), ldb, out.data(), ldc, accumulate);
-    } else {
-      gp::gemm_nn(m, n, k, a.data(), lda, b.data(), ldb, out.data(), ldc, accumulate);
+    switch (op) {
+      case Op::nn: gp::gemm_nn(m, n, k, a.data(), lda, b.data(), ldb, out.data(), ldc, accumulate); break;
+      case Op::nt: gp::gemm_nt(m, n, k, a.data(), lda, b.data(), ldb, out.data(), ldc, accumulate); break;
+      case Op::tn: gp::gemm_tn(m, n, k, a.data(), lda, b.data(), ldb, out.data(), ldc, accumulate); break;
     }
   }
 };
@@ -103,14 +115,14 @@ void check(const Problem& p, const std::vector<float>& got, bool accumulate) {
       if (!std::isnan(got[i * p.ldc + j])) ++bad_exact;
     }
   }
-  INFO(gp::isa, " ", (p.nt ? "NT " : "NN "), p.m, "x", p.n, "x", p.k, " lda ", p.lda, " ldb ",
+  INFO(gp::isa, " ", name(p.op), p.m, "x", p.n, "x", p.k, " lda ", p.lda, " ldb ",
        p.ldb, " ldc ", p.ldc, (accumulate ? " accumulate" : ""), ": ", first);
   CHECK(bad_close == 0);
   CHECK(bad_exact == 0);
 }
 
-void check_shape(Shape s, bool nt, std::size_t pad, bool accumulate, unsigned seed) {
-  const Problem p(s, nt, pad, seed);
+void check_shape(Shape s, Op op, std::size_t pad, bool accumulate, unsigned seed) {
+  const Problem p(s, op, pad, seed);
   std::vector<float> out = p.c;
   p.run(out, accumulate);
   check(p, out, accumulate);
@@ -129,19 +141,19 @@ const std::vector<Shape>& edge_shapes() {
 
 }  // namespace
 
-TEST_CASE("gemm_packed: NN and NT against float64 and the fma chain, edge shapes") {
+TEST_CASE("gemm_packed: NN, NT and TN against float64 and the fma chain, edge shapes") {
   unsigned seed = 1;
   for (const Shape& s : edge_shapes()) {
-    for (bool nt : {false, true}) check_shape(s, nt, 0, false, seed++);
+    for (Op op : all_ops) check_shape(s, op, 0, false, seed++);
   }
 }
 
 TEST_CASE("gemm_packed: leading dimensions larger than the rows") {
   unsigned seed = 100;
   for (const Shape& s : edge_shapes()) {
-    for (bool nt : {false, true}) {
+    for (Op op : all_ops) {
       const std::size_t pad = 3 + seed % 17;
-      check_shape(s, nt, pad, false, seed++);
+      check_shape(s, op, pad, false, seed++);
     }
   }
 }
@@ -149,9 +161,9 @@ TEST_CASE("gemm_packed: leading dimensions larger than the rows") {
 TEST_CASE("gemm_packed: accumulate adds onto C") {
   unsigned seed = 200;
   for (const Shape& s : edge_shapes()) {
-    for (bool nt : {false, true}) {
+    for (Op op : all_ops) {
       const std::size_t pad = seed % 2 ? 5 : 0;
-      check_shape(s, nt, pad, true, seed++);
+      check_shape(s, op, pad, true, seed++);
     }
   }
 }
@@ -161,9 +173,25 @@ TEST_CASE("gemm_packed: more than one k block and more than one row block") {
   const Shape shapes[] = {{30, 40, 600}, {400, 35, 20}, {9, 1100, 20}, {3, 140, 530}};
   unsigned seed = 300;
   for (const Shape& s : shapes) {
-    for (bool nt : {false, true}) {
-      check_shape(s, nt, 0, false, seed++);
-      check_shape(s, nt, 7, true, seed++);
+    for (Op op : all_ops) {
+      check_shape(s, op, 0, false, seed++);
+      check_shape(s, op, 7, true, seed++);
+    }
+  }
+}
+
+TEST_CASE("gemm_packed: TN at weight-gradient shapes: few rows, long K, both A paths") {
+  // dw (out, in) += dy (rows, out)ᵀ · x (rows, in): K is the row count, often > 2·KC and not a
+  // multiple of it. M ≤ 4 reads A's columns in place; N ≤ 4 panels reads them in place within
+  // the packed path; wider N packs them.
+  const Shape shapes[] = {{1, 200, 600}, {2, 129, 777}, {3, 33, 520}, {4, 64, 1030},
+                          {5, 17, 515},  {29, 300, 530}, {70, 150, 513}, {15, 97, 1100}};
+  unsigned seed = 350;
+  for (const Shape& s : shapes) {
+    for (bool accumulate : {false, true}) {
+      check_shape(s, Op::tn, 0, accumulate, seed++);
+      const std::size_t pad = 3 + seed % 11;
+      check_shape(s, Op::tn, pad, accumulate, seed++);
     }
   }
 }
@@ -174,10 +202,15 @@ TEST_CASE("gemm_packed: K = 0 writes zeros, or leaves C when accumulating") {
   for (float x : c) CHECK(x == 2.0f);
   gp::gemm_nt(2, 3, 0, a.data(), 1, b.data(), 1, c.data(), 3);
   for (float x : c) CHECK(x == 0.0f);
+  std::fill(c.begin(), c.end(), 2.0f);
+  gp::gemm_tn(2, 3, 0, a.data(), 2, b.data(), 3, c.data(), 3, true);
+  for (float x : c) CHECK(x == 2.0f);
+  gp::gemm_tn(2, 3, 0, a.data(), 2, b.data(), 3, c.data(), 3);
+  for (float x : c) CHECK(x == 0.0f);
 }
 
 TEST_CASE("gemm_packed: the static-shape forms give the run-time forms' bits") {
-  const Problem nn({13, 40, 33}, false, 0, 7), nt({13, 40, 33}, true, 0, 8);
+  const Problem nn({13, 40, 33}, Op::nn, 0, 7), nt({13, 40, 33}, Op::nt, 0, 8);
   std::vector<float> dynamic_nn(nn.c.size()), static_nn(nn.c.size());
   std::vector<float> dynamic_nt(nt.c.size()), static_nt(nt.c.size());
   nn.run(dynamic_nn, false);
@@ -197,14 +230,14 @@ TEST_CASE("gemm_packed: 1 thread and 2 threads give the same bits") {
   const int saved = omp_get_max_threads();
   unsigned seed = 400;
   for (const Shape& s : shapes) {
-    for (bool nt : {false, true}) {
-      const Problem p(s, nt, 1, seed++);
+    for (Op op : all_ops) {
+      const Problem p(s, op, 1, seed++);
       std::vector<float> one = p.c, two = p.c;
       omp_set_num_threads(1);
       p.run(one, true);
       omp_set_num_threads(2);
       p.run(two, true);
-      INFO((nt ? "NT " : "NN "), s.m, "x", s.n, "x", s.k);
+      INFO(name(op), s.m, "x", s.n, "x", s.k);
       CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
       check(p, two, true);
     }
@@ -218,14 +251,14 @@ TEST_CASE("gemm_packed: 1 thread and 2 threads give the same bits") {
 TEST_CASE("gemm_packed: no allocation once warm") {
   const Shape shapes[] = {{1, 768, 288}, {4, 100, 50}, {64, 300, 100}, {200, 200, 300}};
   for (const Shape& s : shapes) {
-    for (bool nt : {false, true}) {
-      const Problem p(s, nt, 0, 500);
+    for (Op op : all_ops) {
+      const Problem p(s, op, 0, 500);
       std::vector<float> out = p.c;
       p.run(out, false);  // warm: each thread's packing buffers
       const auto before = forma::testing::allocations_now();
       for (int rep = 0; rep < 3; ++rep) p.run(out, false);
       const auto after = forma::testing::allocations_now();
-      INFO((nt ? "NT " : "NN "), s.m, "x", s.n, "x", s.k);
+      INFO(name(op), s.m, "x", s.n, "x", s.k);
       CHECK(after.count == before.count);
     }
   }

@@ -2,6 +2,7 @@
 //
 //   packed::gemm_nn: A (M, K), B (K, N)           => C (M, N)
 //   packed::gemm_nt: A (M, K), B (N, K) used as Bᵀ => C (M, N)   (x · Wᵀ, the Linear layout)
+//   packed::gemm_tn: A (K, M) used as Aᵀ, B (K, N) => C (M, N)   (dyᵀ · x, the weight gradient)
 // Row-major arrays with leading dimensions (lda, ldb, ldc ≥ the row width). C is overwritten,
 // or added to when `accumulate` is true.
 //
@@ -19,6 +20,9 @@
 // being used stays in L1: KC·NR·4 = 32 KiB of a 48 KiB L1), A is packed MC × KC (MR-tall micro-
 // panels, 336 KiB: half of a 1 MiB L2). M ≤ 4 takes an unpacked path (A read in place, B read in
 // place for NN; NT packs only a KC × (16·NV) strip of Bᵀ at a time), with wider tiles.
+// TN differs from NN only in how A is read: packing copies each k's MR contiguous entries of the
+// stored (K, M) array (no transpose), and the unpacked kernels read A(r, k) at A[k·lda + r]; no
+// transposed copy of A is made.
 // Packing buffers are thread-local and sized once per thread: no allocation in steady state.
 // Threads: the C matrix is split into one contiguous column range per thread (row ranges when N
 // is too narrow), each thread running the whole loop nest on its part with its own buffers;
@@ -49,6 +53,13 @@ namespace forma::kernels::cpu::packed {
 inline constexpr std::size_t parallel_min_flops = std::size_t{1} << 20;
 
 namespace detail {
+
+// Where A(i0, k0) is: (M, K) row-major, or (K, M) row-major when A is given transposed (TN).
+template <bool TransA>
+FORMA_ALWAYS_INLINE const float* a_at(const float* A, std::size_t lda, std::size_t i0,
+                                      std::size_t k0) noexcept {
+  return TransA ? A + k0 * lda + i0 : A + i0 * lda + k0;
+}
 
 #if defined(__AVX512F__)
 inline constexpr const char* isa_name = "avx512";
@@ -133,11 +144,15 @@ inline std::size_t k_step(std::size_t K) noexcept {
 
 // ---- micro-kernels ------------------------------------------------------------------------
 
+// How a micro-kernel reads A(r, k): from a packed panel (a[k·MR + r]), in place from A's rows
+// (NN and NT, A stored (M, K): a[r·lda + k]) or in place from A's columns (TN, A stored (K, M):
+// a[k·lda + r]).
+enum class a_read { packed, rows, columns };
+
 // C (R × NVt·W) = [C +] Σ_k a(r, k) · b(k, :), one fma per k per element.
-// a: packed (a(r, k) = a[k·MR + r]) or in place (a(r, k) = a[r·a_rs + k]).
-// b: b(k, :) = b[k·b_ks .. + NVt·W).
-template <std::size_t R, std::size_t NVt, bool PackedA>
-inline void micro(std::size_t kc, const float* FORMA_RESTRICT a, std::size_t a_rs,
+// a: read as AR says, lda its leading dimension when in place. b: b(k, :) = b[k·b_ks .. + NVt·W).
+template <std::size_t R, std::size_t NVt, a_read AR>
+inline void micro(std::size_t kc, const float* FORMA_RESTRICT a, std::size_t lda,
                   const float* FORMA_RESTRICT b, std::size_t b_ks, float* FORMA_RESTRICT c,
                   std::size_t ldc, bool load_c) noexcept {
   using V = simd::vec;
@@ -161,11 +176,11 @@ inline void micro(std::size_t kc, const float* FORMA_RESTRICT a, std::size_t a_r
     for (std::size_t v = 0; v < NVt; ++v) bv[v] = simd::load(b + v * W);
 #pragma GCC unroll 16
     for (std::size_t r = 0; r < R; ++r) {
-      const V av = simd::broadcast(PackedA ? a + r : a + r * a_rs);
+      const V av = simd::broadcast(AR == a_read::rows ? a + r * lda : a + r);
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < NVt; ++v) acc[r][v] = simd::fma(av, bv[v], acc[r][v]);
     }
-    a += PackedA ? MR : 1;
+    a += AR == a_read::packed ? MR : AR == a_read::rows ? 1 : lda;
     b += b_ks;
   }
 #pragma GCC unroll 16
@@ -176,8 +191,8 @@ inline void micro(std::size_t kc, const float* FORMA_RESTRICT a, std::size_t a_r
 }
 
 // The same tile when only `cols` < NVt·W columns of C exist: through a local tile.
-template <std::size_t R, std::size_t NVt, bool PackedA>
-inline void micro_edge(std::size_t kc, const float* a, std::size_t a_rs, const float* b,
+template <std::size_t R, std::size_t NVt, a_read AR>
+inline void micro_edge(std::size_t kc, const float* a, std::size_t lda, const float* b,
                        std::size_t b_ks, float* c, std::size_t ldc, bool load_c,
                        std::size_t cols) noexcept {
   alignas(64) float tile[R * NVt * W];
@@ -187,22 +202,22 @@ inline void micro_edge(std::size_t kc, const float* a, std::size_t a_rs, const f
       std::memset(tile + r * NVt * W + cols, 0, (NVt * W - cols) * sizeof(float));
     }
   }
-  micro<R, NVt, PackedA>(kc, a, a_rs, b, b_ks, tile, NVt * W, load_c);
+  micro<R, NVt, AR>(kc, a, lda, b, b_ks, tile, NVt * W, load_c);
   for (std::size_t r = 0; r < R; ++r) std::memcpy(c + r * ldc, tile + r * NVt * W, cols * sizeof(float));
 }
 
-// The packed-path micro-kernel for `rows` ≤ MR rows: one instantiation per row count, with A
-// packed or read in place (a_rs = lda).
+// The packed-path micro-kernel for `rows` ≤ MR rows: one instantiation per row count and way of
+// reading A.
 using packed_kernel = void (*)(std::size_t, const float*, std::size_t, const float*, float*,
                                std::size_t, bool, std::size_t);
 
-template <std::size_t R, bool PackedA>
-inline void packed_tile(std::size_t kc, const float* a, std::size_t a_rs, const float* b, float* c,
+template <std::size_t R, a_read AR>
+inline void packed_tile(std::size_t kc, const float* a, std::size_t lda, const float* b, float* c,
                         std::size_t ldc, bool load_c, std::size_t cols) noexcept {
   if (cols == NR) {
-    micro<R, NV, PackedA>(kc, a, a_rs, b, NR, c, ldc, load_c);
+    micro<R, NV, AR>(kc, a, lda, b, NR, c, ldc, load_c);
   } else {
-    micro_edge<R, NV, PackedA>(kc, a, a_rs, b, NR, c, ldc, load_c, cols);
+    micro_edge<R, NV, AR>(kc, a, lda, b, NR, c, ldc, load_c, cols);
   }
 }
 
@@ -210,12 +225,13 @@ struct kernel_table {
   packed_kernel k[MR];
 };
 
-template <bool PackedA, std::size_t... I>
+template <a_read AR, std::size_t... I>
 constexpr kernel_table make_kernel_table(std::index_sequence<I...>) {
-  return kernel_table{{&packed_tile<I + 1, PackedA>...}};
+  return kernel_table{{&packed_tile<I + 1, AR>...}};
 }
-inline constexpr auto packed_kernels = make_kernel_table<true>(std::make_index_sequence<MR>{});
-inline constexpr auto in_place_kernels = make_kernel_table<false>(std::make_index_sequence<MR>{});
+// A variable template: a translation unit instantiates only the tables its products use.
+template <a_read AR>
+inline constexpr kernel_table kernels_for = make_kernel_table<AR>(std::make_index_sequence<MR>{});
 
 // ---- packing ------------------------------------------------------------------------------
 
@@ -354,10 +370,23 @@ inline void pack_a(std::size_t mc, std::size_t kc, const float* A, std::size_t l
   }
 }
 
-template <bool NT>
+// TN: A stored (K, M), A(i, k) = A[k·lda + i]. The same panels as pack_a, but each k's `rows`
+// entries of a panel are contiguous in A: a copy per k, A read row by row.
+inline void pack_a_t(std::size_t mc, std::size_t kc, const float* A, std::size_t lda, float* dst) {
+  const std::size_t full = mc - mc % MR;
+  for (std::size_t k = 0; k < kc; ++k) {
+    const float* src = A + k * lda;
+    for (std::size_t i0 = 0; i0 < full; i0 += MR) {
+      std::memcpy(dst + i0 * kc + k * MR, src + i0, MR * sizeof(float));
+    }
+    if (full < mc) std::memcpy(dst + full * kc + k * MR, src + full, (mc - full) * sizeof(float));
+  }
+}
+
+template <bool TransB>
 FORMA_ALWAYS_INLINE void pack_b_panel(std::size_t kc, std::size_t cols, std::size_t nr,
                                       const float* B, std::size_t ldb, float* dst) {
-  if constexpr (NT) {
+  if constexpr (TransB) {
     pack_b_nt_panel(kc, cols, nr, B, ldb, dst);
   } else {
     pack_b_nn_panel(kc, cols, nr, B, ldb, dst);
@@ -365,16 +394,16 @@ FORMA_ALWAYS_INLINE void pack_b_panel(std::size_t kc, std::size_t cols, std::siz
 }
 
 // Where B(k0, j0) is: NN (K, N) row-major, NT (N, K) row-major.
-template <bool NT>
+template <bool TransB>
 FORMA_ALWAYS_INLINE const float* b_at(const float* B, std::size_t ldb, std::size_t k0,
                                       std::size_t j0) noexcept {
-  return NT ? B + j0 * ldb + k0 : B + k0 * ldb + j0;
+  return TransB ? B + j0 * ldb + k0 : B + k0 * ldb + j0;
 }
 
 // ---- the loop nests -----------------------------------------------------------------------
 
 // C rows [0, M) × columns [n0, n1) with packed A and B.
-template <bool NT>
+template <bool TransA, bool TransB>
 void packed_block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const float* A,
                   std::size_t lda, const float* B, std::size_t ldb, float* C, std::size_t ldc,
                   bool accumulate) {
@@ -385,7 +414,7 @@ void packed_block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, 
     for (std::size_t pc = 0; pc < K; pc += kstep) {
       const std::size_t kc = std::min(kstep, K - pc);
       const bool load_c = accumulate || pc > 0;
-      if constexpr (NT) {
+      if constexpr (TransB) {
         for (std::size_t jp = 0; jp < nc; jp += NR) {
           pack_b_nt_panel(kc, std::min(NR, nc - jp), NR, B + (jc + jp) * ldb + pc, ldb,
                           ws.b + jp * kc);
@@ -395,16 +424,23 @@ void packed_block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, 
       }
       // Packing A pays when its panels are reused over several B panels.
       const bool pack = nc > pack_a_min_panels * NR;
-      const kernel_table& tiles = pack ? packed_kernels : in_place_kernels;
+      constexpr a_read in_place = TransA ? a_read::columns : a_read::rows;
+      const kernel_table& tiles = pack ? kernels_for<a_read::packed> : kernels_for<in_place>;
       for (std::size_t ic = 0; ic < M; ic += MC) {
         const std::size_t mc = std::min(MC, M - ic);
-        if (pack) pack_a(mc, kc, A + ic * lda + pc, lda, ws.a);
+        if (pack) {
+          if constexpr (TransA) {
+            pack_a_t(mc, kc, a_at<TransA>(A, lda, ic, pc), lda, ws.a);
+          } else {
+            pack_a(mc, kc, a_at<TransA>(A, lda, ic, pc), lda, ws.a);
+          }
+        }
         for (std::size_t jp = 0; jp < nc; jp += NR) {
           const std::size_t cols = std::min(NR, nc - jp);
           const float* bp = ws.b + jp * kc;
           for (std::size_t ip = 0; ip < mc; ip += MR) {
             const std::size_t rows = std::min(MR, mc - ip);
-            const float* ap = pack ? ws.a + ip * kc : A + (ic + ip) * lda + pc;
+            const float* ap = pack ? ws.a + ip * kc : a_at<TransA>(A, lda, ic + ip, pc);
             tiles.k[rows - 1](kc, ap, lda, bp, C + (ic + ip) * ldc + jc + jp, ldc, load_c, cols);
           }
         }
@@ -415,32 +451,33 @@ void packed_block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, 
 
 // One tile of the unpacked path: R rows, nr-W < cols ≤ nr = NVt·W columns (narrower tiles for
 // fewer columns). NN reads B in place when the tile is full; otherwise B's strip is packed.
-template <bool NT, std::size_t R, std::size_t NVt>
+template <bool TransA, bool TransB, std::size_t R, std::size_t NVt>
 void small_tile(std::size_t kc, const float* a, std::size_t lda, const float* B, std::size_t ldb,
                 std::size_t pc, std::size_t j0, std::size_t cols, float* c, std::size_t ldc,
                 bool load_c) {
   constexpr std::size_t nr = NVt * W;
+  constexpr a_read in_place = TransA ? a_read::columns : a_read::rows;
   if constexpr (NVt > 1) {
     if (cols <= nr - W) {
-      small_tile<NT, R, NVt - 1>(kc, a, lda, B, ldb, pc, j0, cols, c, ldc, load_c);
+      small_tile<TransA, TransB, R, NVt - 1>(kc, a, lda, B, ldb, pc, j0, cols, c, ldc, load_c);
       return;
     }
   }
-  if (!NT && cols == nr) {
-    micro<R, NVt, false>(kc, a, lda, B + pc * ldb + j0, ldb, c, ldc, load_c);
+  if (!TransB && cols == nr) {
+    micro<R, NVt, in_place>(kc, a, lda, B + pc * ldb + j0, ldb, c, ldc, load_c);
     return;
   }
   float* strip = workspace().b;
-  pack_b_panel<NT>(kc, cols, nr, b_at<NT>(B, ldb, pc, j0), ldb, strip);
+  pack_b_panel<TransB>(kc, cols, nr, b_at<TransB>(B, ldb, pc, j0), ldb, strip);
   if (cols == nr) {
-    micro<R, NVt, false>(kc, a, lda, strip, nr, c, ldc, load_c);
+    micro<R, NVt, in_place>(kc, a, lda, strip, nr, c, ldc, load_c);
   } else {
-    micro_edge<R, NVt, false>(kc, a, lda, strip, nr, c, ldc, load_c, cols);
+    micro_edge<R, NVt, in_place>(kc, a, lda, strip, nr, c, ldc, load_c, cols);
   }
 }
 
 // R ≤ max_small_m rows of C, columns [n0, n1), A in place.
-template <bool NT, std::size_t R>
+template <bool TransA, bool TransB, std::size_t R>
 void small_block(std::size_t n0, std::size_t n1, std::size_t K, const float* A, std::size_t lda,
                  const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
   constexpr std::size_t nv = small_nv<R>, nr = nv * W;
@@ -449,33 +486,33 @@ void small_block(std::size_t n0, std::size_t n1, std::size_t K, const float* A, 
     const std::size_t kc = std::min(kstep, K - pc);
     const bool load_c = accumulate || pc > 0;
     for (std::size_t j0 = n0; j0 < n1; j0 += nr) {
-      small_tile<NT, R, nv>(kc, A + pc, lda, B, ldb, pc, j0, std::min(nr, n1 - j0), C + j0, ldc,
-                            load_c);
+      small_tile<TransA, TransB, R, nv>(kc, a_at<TransA>(A, lda, 0, pc), lda, B, ldb, pc, j0,
+                                        std::min(nr, n1 - j0), C + j0, ldc, load_c);
     }
   }
 }
 
-template <bool NT>
+template <bool TransA, bool TransB>
 void small_rows(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const float* A,
                 std::size_t lda, const float* B, std::size_t ldb, float* C, std::size_t ldc,
                 bool accumulate) {
   switch (M) {
-    case 1: small_block<NT, 1>(n0, n1, K, A, lda, B, ldb, C, ldc, accumulate); break;
-    case 2: small_block<NT, 2>(n0, n1, K, A, lda, B, ldb, C, ldc, accumulate); break;
-    case 3: small_block<NT, 3>(n0, n1, K, A, lda, B, ldb, C, ldc, accumulate); break;
-    default: small_block<NT, 4>(n0, n1, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    case 1: small_block<TransA, TransB, 1>(n0, n1, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    case 2: small_block<TransA, TransB, 2>(n0, n1, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    case 3: small_block<TransA, TransB, 3>(n0, n1, K, A, lda, B, ldb, C, ldc, accumulate); break;
+    default: small_block<TransA, TransB, 4>(n0, n1, K, A, lda, B, ldb, C, ldc, accumulate); break;
   }
 }
 
 // C (M rows) × columns [n0, n1): the unpacked path for short A, the packed one otherwise.
-template <bool NT>
+template <bool TransA, bool TransB>
 void block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const float* A,
            std::size_t lda, const float* B, std::size_t ldb, float* C, std::size_t ldc,
            bool accumulate) {
   if (M <= max_small_m) {
-    small_rows<NT>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate);
+    small_rows<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate);
   } else {
-    packed_block<NT>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate);
+    packed_block<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate);
   }
 }
 
@@ -485,21 +522,20 @@ inline constexpr std::size_t row_unit = MR;
 #else  // FORMA_GEMM_PACKED_SCALAR
 
 // The portable path: the same fma chain per element, 64 columns at a time.
-template <bool NT>
+template <bool TransA, bool TransB>
 void block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const float* A,
            std::size_t lda, const float* B, std::size_t ldb, float* C, std::size_t ldc,
            bool accumulate) {
   constexpr std::size_t cb = 64;
   float acc[cb];
   for (std::size_t i = 0; i < M; ++i) {
-    const float* a = A + i * lda;
     float* c = C + i * ldc;
     for (std::size_t j0 = n0; j0 < n1; j0 += cb) {
       const std::size_t cols = std::min(cb, n1 - j0);
       for (std::size_t j = 0; j < cols; ++j) acc[j] = accumulate ? c[j0 + j] : 0.0f;
       for (std::size_t k = 0; k < K; ++k) {
-        const float ak = a[k];
-        if constexpr (NT) {
+        const float ak = *a_at<TransA>(A, lda, i, k);
+        if constexpr (TransB) {
           for (std::size_t j = 0; j < cols; ++j) acc[j] = std::fma(ak, B[(j0 + j) * ldb + k], acc[j]);
         } else {
           const float* b = B + k * ldb + j0;
@@ -517,8 +553,9 @@ inline constexpr std::size_t row_unit = 1;
 #endif
 
 // Splits C over the threads: contiguous column ranges in `column_unit`s, or row ranges when
-// there are fewer column units than threads. Each element's chain is the same either way.
-template <bool NT>
+// there are fewer column units than threads. Each element's chain is the same either way: a
+// thread's part is a whole number of C's rows or columns, each computed over all of K.
+template <bool TransA, bool TransB>
 void run(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
          const float* B, std::size_t ldb, float* C, std::size_t ldc, bool accumulate) {
   if (M == 0 || N == 0) return;
@@ -531,7 +568,7 @@ void run(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_
   const std::size_t threads = static_cast<std::size_t>(parallel_threads());
   const std::size_t work = M * N * K;
   if (threads <= 1 || work < parallel_min_flops) {
-    block<NT>(M, 0, N, K, A, lda, B, ldb, C, ldc, accumulate);
+    block<TransA, TransB>(M, 0, N, K, A, lda, B, ldb, C, ldc, accumulate);
     return;
   }
   const std::size_t col_units = (N + column_unit - 1) / column_unit;
@@ -542,14 +579,15 @@ void run(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_
     parallel_for(parts, work / parts, [&](std::size_t p) {
       const std::size_t u0 = col_units * p / parts, u1 = col_units * (p + 1) / parts;
       const std::size_t n0 = u0 * column_unit, n1 = std::min(N, u1 * column_unit);
-      block<NT>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate);
+      block<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate);
     });
   } else {
     const std::size_t parts = std::min(threads, row_units);
     parallel_for(parts, work / parts, [&](std::size_t p) {
       const std::size_t u0 = row_units * p / parts, u1 = row_units * (p + 1) / parts;
       const std::size_t m0 = u0 * row_unit, m1 = std::min(M, u1 * row_unit);
-      block<NT>(m1 - m0, 0, N, K, A + m0 * lda, lda, B, ldb, C + m0 * ldc, ldc, accumulate);
+      block<TransA, TransB>(m1 - m0, 0, N, K, a_at<TransA>(A, lda, m0, 0), lda, B, ldb,
+                            C + m0 * ldc, ldc, accumulate);
     });
   }
 }
@@ -563,14 +601,22 @@ inline constexpr const char* isa = detail::isa_name;
 inline void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc,
                     bool accumulate = false) {
-  detail::run<false>(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  detail::run<false, false>(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 // C (M, N) = [C +] A (M, K) · B (N, K)ᵀ. Row-major; lda ≥ K, ldb ≥ K, ldc ≥ N.
 inline void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
                     const float* B, std::size_t ldb, float* C, std::size_t ldc,
                     bool accumulate = false) {
-  detail::run<true>(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+  detail::run<false, true>(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+}
+
+// C (M, N) = [C +] A (K, M)ᵀ · B (K, N). Row-major; lda ≥ M, ldb ≥ N, ldc ≥ N. The Linear
+// layer's weight gradient dw (out, in) += dy (rows, out)ᵀ · x (rows, in): A = dy, K = rows.
+inline void gemm_tn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
+                    const float* B, std::size_t ldb, float* C, std::size_t ldc,
+                    bool accumulate = false) {
+  detail::run<true, false>(M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 // Static shapes, dense operands (lda = K, ldb = N or K, ldc = N): the same products with the
@@ -580,9 +626,9 @@ template <std::size_t M, std::size_t N, std::size_t K>
 FORMA_ALWAYS_INLINE void gemm_nn(const float* A, const float* B, float* C,
                                  bool accumulate = false) {
   if constexpr (M > 0 && N > 0 && K > 0 && M * N * K < parallel_min_flops) {
-    detail::block<false>(M, 0, N, K, A, K, B, N, C, N, accumulate);
+    detail::block<false, false>(M, 0, N, K, A, K, B, N, C, N, accumulate);
   } else {
-    detail::run<false>(M, N, K, A, K, B, N, C, N, accumulate);
+    detail::run<false, false>(M, N, K, A, K, B, N, C, N, accumulate);
   }
 }
 
@@ -590,9 +636,9 @@ template <std::size_t M, std::size_t N, std::size_t K>
 FORMA_ALWAYS_INLINE void gemm_nt(const float* A, const float* B, float* C,
                                  bool accumulate = false) {
   if constexpr (M > 0 && N > 0 && K > 0 && M * N * K < parallel_min_flops) {
-    detail::block<true>(M, 0, N, K, A, K, B, K, C, N, accumulate);
+    detail::block<false, true>(M, 0, N, K, A, K, B, K, C, N, accumulate);
   } else {
-    detail::run<true>(M, N, K, A, K, B, K, C, N, accumulate);
+    detail::run<false, true>(M, N, K, A, K, B, K, C, N, accumulate);
   }
 }
 
