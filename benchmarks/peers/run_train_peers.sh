@@ -17,9 +17,9 @@
 #                 unset: no llm.c column. They run in a directory holding the GPT-2 checkpoint and
 #                 tokens of make_llmc_checkpoint.py (written under WORK).
 #   WORK          scratch directory (default a new mktemp -d); the raw results are WORK/results.tsv
-# llm.c trains GPT-2, not Llama: its ratio is against forma's Llama of about the same parameter
-# count, unless bench_train has a train_step/gpt2_<shape>/ case (forma's GPT-2 trainer), which is
-# then run too and used instead.
+# llm.c trains GPT-2: with an llm.c binary, bench_train's GPT-2 case of the same shape
+# (train_step/gpt2_260k/ or gpt2_15m/, GPT2Trainer) runs too, and the llm.c ratio is GPT-2 against
+# GPT-2; a bench_train without that case is compared by its Llama of about the same size.
 set -euo pipefail
 
 ROUNDS=${1:-3}
@@ -130,13 +130,15 @@ def paired(threads, shape, a, b):
 def fmt(v, spec):
     return format(v, spec) if v is not None else "-"
 
-print("\n| shape | threads | forma tok/s | PyTorch tok/s | llm.c tok/s | forma ÷ PyTorch (≥ 2) | forma ÷ llm.c (≥ 1.5) |")
-print("|---|---|---|---|---|---|---|")
+print("\n| shape | threads | forma tok/s | PyTorch tok/s | forma GPT-2 tok/s | llm.c tok/s "
+      "| forma ÷ PyTorch (≥ 2) | forma ÷ llm.c (≥ 1.5) |")
+print("|---|---|---|---|---|---|---|---|")
 for threads, shape in sorted({(k[0], k[1]) for k in tok}, key=lambda k: (k[1] != "stories260k", k[0])):
     gpt2 = (threads, shape, "forma-gpt2") in tok
     vs_llmc = paired(threads, shape, "forma-gpt2" if gpt2 else "forma", "llm.c")
     note = "" if vs_llmc is None else (" (GPT-2 vs GPT-2)" if gpt2 else " (Llama vs GPT-2)")
     print(f"| {shape} | {threads} | {fmt(median(threads, shape, 'forma'), '.0f')} "
-          f"| {fmt(median(threads, shape, 'pytorch'), '.0f')} | {fmt(median(threads, shape, 'llm.c'), '.0f')} "
+          f"| {fmt(median(threads, shape, 'pytorch'), '.0f')} "
+          f"| {fmt(median(threads, shape, 'forma-gpt2'), '.0f')} | {fmt(median(threads, shape, 'llm.c'), '.0f')} "
           f"| {fmt(paired(threads, shape, 'forma', 'pytorch'), '.2f')} | {fmt(vs_llmc, '.2f')}{note} |")
 EOF
