@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""Plots forma-train's loss.csv as an SVG (standard library only).
+"""Plots forma-train's loss.csv as an SVG (standard library only) or a PNG (matplotlib).
 
     python3 scripts/plot_loss.py runs/shakespeare/loss.csv [more/loss.csv ...] -o loss.svg
+    python3 scripts/plot_loss.py runs/shakespeare/loss.csv -o loss.png   # needs matplotlib
+                                 (Debian: apt-get install python3-matplotlib; or pip)
 
 One line per file (the loss per step, and its exponential moving average when --smooth > 0), the
 learning rate as a dashed line against the right axis of the first file. Prints the first and
@@ -31,6 +33,35 @@ def ema(values, alpha):
     return out
 
 
+def png(runs, args):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        sys.exit("plot_loss: a .png needs matplotlib (apt-get install python3-matplotlib); .svg needs nothing")
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=100)
+    ax2 = ax.twinx()
+    for i, (path, st, lo, lr) in enumerate(runs):
+        c = COLORS[i % len(COLORS)]
+        ax.plot(st, lo, color=c, alpha=0.35 if args.smooth > 0 else 1.0, linewidth=1)
+        if args.smooth > 0:
+            ax.plot(st, ema(lo, args.smooth), color=c, linewidth=2, label=path)
+        else:
+            ax.lines[-1].set_label(path)
+        if i == 0:
+            ax2.plot(st, lr, color="gray", linestyle="--", linewidth=1)
+        print(f"{path}: steps {st[0]}..{st[-1]}, loss {lo[0]:.4f} -> {lo[-1]:.4f}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax2.set_ylabel("lr (dashed)")
+    ax.legend(loc="upper right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(args.output)
+    print(f"wrote {args.output}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("csv", nargs="+")
@@ -38,6 +69,8 @@ def main():
     ap.add_argument("--smooth", type=float, default=0.9, help="EMA factor (0 = off), default 0.9")
     args = ap.parse_args()
     runs = [(p, *read(p)) for p in args.csv]
+    if args.output.endswith(".png"):
+        return png(runs, args)
     W, H, L, R, T, B = 800, 480, 70, 70, 30, 50
     steps = [s for r in runs for s in r[1]]
     losses = [v for r in runs for v in r[2]]
