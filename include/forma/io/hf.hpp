@@ -40,6 +40,7 @@
 #include "forma/core/tensor.hpp"
 #include "forma/core/tensor_view.hpp"
 #include "forma/io/common.hpp"
+#include "forma/io/decoder_storage.hpp"
 #include "forma/io/json.hpp"
 #include "forma/io/mmap.hpp"
 #include "forma/io/safetensors.hpp"
@@ -651,30 +652,6 @@ class Model {
   std::size_t parameters_ = 0;
 };
 
-namespace detail {
-
-// Offsets in the storage, 16 floats (64 bytes) apart at least.
-class Layout {
- public:
-  std::size_t take(std::size_t count) {
-    const std::size_t at = size_;
-    size_ += (count + 15) / 16 * 16;
-    return at;
-  }
-  std::size_t size() const noexcept { return size_; }
-
- private:
-  std::size_t size_ = 0;
-};
-
-template <class View, class... Sizes>
-View view_at(float* base, std::size_t offset, Sizes... sizes) {
-  using E = typename View::extents_type;
-  return View(base + offset, E(std::array<std::size_t, E::rank()>{static_cast<std::size_t>(sizes)...}));
-}
-
-}  // namespace detail
-
 // Loads the model of a directory into the typed config C (static fields checked against
 // config.json, dynamic ones taken from it).
 template <DecoderConfig C>
@@ -695,53 +672,21 @@ Result<Model<C>> load(const std::string& dir) {
   model.config_ = *config;
   const DecoderShape& s = config->shape;
   const std::size_t D = s.dim, H = s.hidden, KV = s.kv_dim(), V = s.vocab, L = s.layers;
-  detail::Layout layout;
   std::vector<Want> wants;
-  // Offsets first (the storage is allocated once all are known), then the views.
-  struct LayerOffsets {
-    std::size_t attn_norm = 0, attn_norm_bias = 0, wq = 0, wk = 0, wv = 0, wo = 0, bq = 0, bk = 0,
-                bv = 0, bo = 0, ffn_norm = 0, ffn_norm_bias = 0, w1 = 0, w2 = 0, w3 = 0, b1 = 0,
-                b2 = 0;
-  };
   // Sizes come from config.json, bounded by nothing yet: a layer count past the files' tensor
   // count cannot be right, and nothing is allocated from the other sizes until every tensor has
-  // been found with exactly its expected shape (so the products below are bounded by the files).
+  // been found with exactly its expected shape (so the offsets are bounded by the files).
   if (L > files->tensors().size()) {
     return make_error(errc::shape_mismatch, "config.json says " + std::to_string(L) +
                                                 " layers; the files hold only " +
                                                 std::to_string(files->tensors().size()) + " tensors")
         .with_path(dir);
   }
-  std::vector<LayerOffsets> at(L);
-  const std::size_t embedding_at = layout.take(V * D);
-  const std::size_t positions_at = C.learned_positions() ? layout.take(s.positions * D) : 0;
-  const std::size_t final_norm_at = layout.take(D);
-  const std::size_t final_bias_at = C.learned_positions() ? layout.take(D) : 0;
-  const std::size_t classifier_at = s.shared_classifier ? embedding_at : layout.take(V * D);
-  for (auto& o : at) {
-    o.attn_norm = layout.take(D);
-    o.ffn_norm = layout.take(D);
-    o.wq = layout.take(D * D);
-    o.wk = layout.take(KV * D);
-    o.wv = layout.take(KV * D);
-    o.wo = layout.take(D * D);
-    o.w1 = layout.take(H * D);
-    o.w2 = layout.take(D * H);
-    if constexpr (C.family == model_family::gpt2) {
-      o.attn_norm_bias = layout.take(D);
-      o.ffn_norm_bias = layout.take(D);
-      o.bo = layout.take(D);
-      o.b1 = layout.take(H);
-      o.b2 = layout.take(D);
-    } else {
-      o.w3 = layout.take(H * D);
-    }
-    if constexpr (C.family != model_family::llama) {
-      o.bq = layout.take(D);
-      o.bk = layout.take(KV);
-      o.bv = layout.take(KV);
-    }
-  }
+  const DecoderOffsets<C> offsets(s);  // the storage is allocated once every tensor is checked
+  const auto& at = offsets.layers;
+  const std::size_t embedding_at = offsets.embedding, positions_at = offsets.positions,
+                    final_norm_at = offsets.final_norm, final_bias_at = offsets.final_norm_bias,
+                    classifier_at = offsets.classifier;
   std::vector<std::string> tied_duplicates;
   // The tensors to read and where each goes: built once to check the files (base is null then,
   // nothing is placed), and again over the storage.
@@ -768,7 +713,7 @@ Result<Model<C>> load(const std::string& dir) {
       list.push_back({p + "wpe.weight", {s.positions, D}, copy_to(positions_at, s.positions * D)});
       for (std::size_t l = 0; l < L; ++l) {
         const std::string h = p + "h." + std::to_string(l) + ".";
-        const LayerOffsets& o = at[l];
+        const auto& o = at[l];
         list.push_back({h + "ln_1.weight", {D}, copy_to(o.attn_norm, D)});
         list.push_back({h + "ln_1.bias", {D}, copy_to(o.attn_norm_bias, D)});
         const std::size_t wq = o.wq, wk = o.wk, wv = o.wv;
@@ -801,7 +746,7 @@ Result<Model<C>> load(const std::string& dir) {
       list.push_back({"model.embed_tokens.weight", {V, D}, copy_to(embedding_at, V * D)});
       for (std::size_t l = 0; l < L; ++l) {
         const std::string m = "model.layers." + std::to_string(l) + ".";
-        const LayerOffsets& o = at[l];
+        const auto& o = at[l];
         list.push_back({m + "input_layernorm.weight", {D}, copy_to(o.attn_norm, D)});
         list.push_back({m + "self_attn.q_proj.weight", {D, D}, copy_to(o.wq, D * D)});
         list.push_back({m + "self_attn.k_proj.weight", {KV, D}, copy_to(o.wk, KV * D)});
@@ -876,7 +821,7 @@ Result<Model<C>> load(const std::string& dir) {
   }
 
   // Convert and place.
-  model.storage_ = Tensor<float, extents<dyn>>(layout.size());
+  model.storage_ = Tensor<float, extents<dyn>>(offsets.size);
   float* base = model.storage_.data();
   wants = make_wants(base);
   std::vector<float> scratch;
@@ -895,46 +840,7 @@ Result<Model<C>> load(const std::string& dir) {
     model.parameters_ += e.size();
   }
 
-  // The views.
-  using W = DecoderWeights<C>;
-  using LW = DecoderLayerWeights<C>;
-  W& weights = model.weights_;
-  weights.shape = s;
-  weights.token_embedding = detail::view_at<decltype(W::token_embedding)>(base, embedding_at, V, D);
-  if constexpr (C.learned_positions()) {
-    weights.position_embedding =
-        detail::view_at<decltype(W::position_embedding)>(base, positions_at, s.positions, D);
-    weights.final_norm_bias = detail::view_at<decltype(W::final_norm_bias)>(base, final_bias_at, D);
-  }
-  weights.final_norm = detail::view_at<decltype(W::final_norm)>(base, final_norm_at, D);
-  weights.classifier = detail::view_at<decltype(W::classifier)>(base, classifier_at, V, D);
-  weights.layers.resize(L);
-  for (std::size_t l = 0; l < L; ++l) {
-    const LayerOffsets& o = at[l];
-    LW& w = weights.layers[l];
-    w.attn_norm = detail::view_at<decltype(LW::attn_norm)>(base, o.attn_norm, D);
-    w.ffn_norm = detail::view_at<decltype(LW::ffn_norm)>(base, o.ffn_norm, D);
-    w.wq = detail::view_at<decltype(LW::wq)>(base, o.wq, D, D);
-    w.wk = detail::view_at<decltype(LW::wk)>(base, o.wk, KV, D);
-    w.wv = detail::view_at<decltype(LW::wv)>(base, o.wv, KV, D);
-    w.wo = detail::view_at<decltype(LW::wo)>(base, o.wo, D, D);
-    w.w1 = detail::view_at<decltype(LW::w1)>(base, o.w1, H, D);
-    w.w2 = detail::view_at<decltype(LW::w2)>(base, o.w2, D, H);
-    if constexpr (C.family == model_family::gpt2) {
-      w.attn_norm_bias = detail::view_at<decltype(LW::attn_norm_bias)>(base, o.attn_norm_bias, D);
-      w.ffn_norm_bias = detail::view_at<decltype(LW::ffn_norm_bias)>(base, o.ffn_norm_bias, D);
-      w.bo = detail::view_at<decltype(LW::bo)>(base, o.bo, D);
-      w.b1 = detail::view_at<decltype(LW::b1)>(base, o.b1, H);
-      w.b2 = detail::view_at<decltype(LW::b2)>(base, o.b2, D);
-    } else {
-      w.w3 = detail::view_at<decltype(LW::w3)>(base, o.w3, H, D);
-    }
-    if constexpr (C.family != model_family::llama) {
-      w.bq = detail::view_at<decltype(LW::bq)>(base, o.bq, D);
-      w.bk = detail::view_at<decltype(LW::bk)>(base, o.bk, KV);
-      w.bv = detail::view_at<decltype(LW::bv)>(base, o.bv, KV);
-    }
-  }
+  model.weights_ = offsets.views(base);
   return model;
 }
 
