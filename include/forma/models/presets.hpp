@@ -27,6 +27,11 @@ inline constexpr DecoderConfig any_hf_llama = llama_decoder(
     nn::position_kind::rope_half);
 inline constexpr DecoderConfig any_qwen2 =
     qwen2_decoder({.rope_theta = from_checkpoint, .norm_eps = from_checkpoint});
+// Any GGUF "llama" file: the same fields from its metadata, with the interleaved (adjacent-pair)
+// RoPE that llama.cpp's converter lays q and k out for. A GGUF "qwen2" file loads into any_qwen2.
+inline constexpr DecoderConfig any_gguf_llama = llama_decoder(
+    LlamaConfig{.rope_theta = from_checkpoint, .norm_eps = from_checkpoint},
+    nn::position_kind::rope_interleaved);
 // GPT-2 with its tanh GELU (activation_function gelu_new); any_gpt2_erf for "gelu".
 inline constexpr DecoderConfig any_gpt2 = gpt2_decoder({.norm_eps = from_checkpoint});
 inline constexpr DecoderConfig any_gpt2_erf =
