@@ -3,13 +3,15 @@
 //   forma-run model.bin -z tok.bin -t 1.0 -p 0.9 -s 42 -n 256 -i "prompt" -m generate|chat
 //   forma-run CHECKPOINT --tokens 1,2,3 --logits-out logits.npy
 //
-// CHECKPOINT is a llama2.c .bin, an llm.c GPT-2 .bin (magic 20240326) or a Hugging Face model
-// directory (config.json + safetensors: Llama, Qwen2 or GPT-2, found from model_type); the family
-// is detected. --tokens feeds exactly these ids (no BOS) and --logits-out writes the logits of
+// CHECKPOINT is a llama2.c .bin, an llm.c GPT-2 .bin (magic 20240326), a Hugging Face model
+// directory (config.json + safetensors: Llama, Qwen2 or GPT-2, found from model_type) or a GGUF
+// file (magic "GGUF": general.architecture llama or qwen2, any dequantizable tensor types,
+// dequantized to f32 on load); the family is detected. --tokens feeds exactly these ids (no BOS) and --logits-out writes the logits of
 // every position as a float32 .npy of shape (T, vocab). Generating from a GPT-2 or Qwen2
 // checkpoint uses the byte-level BPE tokenizer beside it (tokenizer.json, vocab.json + merges.txt
 // or encoder.json + vocab.bpe), or the one -z names; the prompt gets no BOS and an empty prompt
-// starts from <|endoftext|>.
+// starts from <|endoftext|>. Generating from a GGUF file needs -z (its own tokenizer is not read
+// yet): a llama2.c tokenizer.bin for a llama file, a BPE directory or tokenizer.json for qwen2.
 //
 // Additions: -k <int> top-k (0 = off), -o text|ids (print the token ids instead of the text),
 // -a llama2c|fast: the arithmetic. The default, llama2c, sums every dot product left to right as
@@ -33,6 +35,8 @@
 #include <string>
 #include <string_view>
 
+#include <forma/io/gguf.hpp>
+#include <forma/io/gguf_model.hpp>
 #include <forma/io/hf.hpp>
 #include <forma/io/llama2c.hpp>
 #include <forma/io/llmc.hpp>
@@ -83,7 +87,8 @@ struct Options {
       "  -a <string> arithmetic: llama2c (run.c's summation order) | fast, default: llama2c\n"
       "  --tokens <ids>       feed exactly these comma-separated token ids (no BOS)\n"
       "  --logits-out <file>  with --tokens: write every position's logits, float32 (T, vocab) .npy\n"
-      "<checkpoint>: a llama2.c .bin, an llm.c GPT-2 .bin, or a Hugging Face model directory\n",
+      "<checkpoint>: a llama2.c .bin, an llm.c GPT-2 .bin, a Hugging Face model directory or a\n"
+      "              GGUF file (llama, qwen2; generating from it needs -z)\n",
       stderr);
   std::exit(EXIT_FAILURE);
 }
@@ -193,14 +198,21 @@ bool is_directory(const std::string& path) {
   return std::filesystem::is_directory(path, ec);
 }
 
-bool is_llmc(const std::string& path) {
+// The file's first four bytes as a little-endian u32 (0 when it cannot be read).
+std::uint32_t file_magic(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return false;
-  std::int32_t magic = 0;
-  const bool read = std::fread(&magic, sizeof magic, 1, f) == 1;
+  if (f == nullptr) return 0;
+  std::uint32_t magic = 0;
+  if (std::fread(&magic, sizeof magic, 1, f) != 1) magic = 0;
   std::fclose(f);
-  return read && magic == forma::io::llmc::magic;
+  return magic;
 }
+
+bool is_llmc(const std::string& path) {
+  return file_magic(path) == static_cast<std::uint32_t>(forma::io::llmc::magic);
+}
+
+bool is_gguf(const std::string& path) { return file_magic(path) == forma::io::gguf::magic; }
 
 // The byte-level BPE tokenizer to use, if any: -z naming a directory or a tokenizer.json, or the
 // files beside a Hugging Face checkpoint (no -z). A llama2.c tokenizer.bin is not one.
@@ -342,6 +354,30 @@ int run_hf(const Options& o) {
   return run_decoder<C>(o, model->weights());
 }
 
+template <forma::DecoderConfig C>
+int run_gguf(const Options& o, const forma::io::gguf::File& file) {
+  auto model = forma::io::gguf::load<C>(file);
+  if (!model) fail(model.error().to_string());
+  return run_decoder<C>(o, model->weights());
+}
+
+// A GGUF file: the decoder of its architecture (a llama file with the interleaved RoPE that
+// llama.cpp's converter lays q and k out for).
+int run_gguf(const Options& o) {
+  if (!o.tokens && !o.tokenizer_given) {
+    fail("generation from a GGUF file needs a tokenizer: pass -z (a llama2.c tokenizer.bin for a "
+         "llama file, a tokenizer directory or tokenizer.json for qwen2); the file's own tokenizer "
+         "is not read yet. --tokens ids --logits-out FILE.npy needs none");
+  }
+  namespace gguf = forma::io::gguf;
+  auto file = gguf::File::open(o.checkpoint);
+  if (!file) fail(file.error().to_string());
+  auto config = gguf::read_model_config(*file);
+  if (!config) fail(config.error().to_string());
+  if (config->family == forma::model_family::qwen2) return run_gguf<forma::presets::any_qwen2>(o, *file);
+  return run_gguf<forma::presets::any_gguf_llama>(o, *file);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -358,6 +394,7 @@ int main(int argc, char** argv) {
                    : run_hf<forma::presets::any_gpt2>(options);
     }
   }
+  if (is_gguf(options.checkpoint)) return run_gguf(options);
   if (is_llmc(options.checkpoint)) {
     auto checkpoint = forma::io::llmc::load<forma::presets::any_gpt2>(options.checkpoint);
     if (!checkpoint) fail(checkpoint.error().to_string());
