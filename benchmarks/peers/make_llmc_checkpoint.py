@@ -16,12 +16,12 @@ This writes both into --out (never into an llm.c clone): GPT-2's initialization 
 uniform random token ids below V. Only the shape matters for speed, so the checkpoint's values
 and the text are not a trained model's.
 
-Shapes (GPT-2 counterparts of bench_train's Llamas; not the same model: LayerNorm with biases,
-learned positions, a GELU MLP of width 4C, full multi-head attention; the classifier tied to wte):
-  gpt2_260k  C 64, L 5, NH 8, V 512, maxT 256     (~0.30 M parameters; stories260K: 0.26 M)
-  gpt2_15m   C 288, L 6, NH 6, V 32000, maxT 256  (~15.3 M parameters; stories15M: 15.2 M)
-Run (numpy only):
-    python3 benchmarks/peers/make_llmc_checkpoint.py --shape gpt2_15m --out /tmp/llmc-gpt2_15m
+Shapes: bench_train's GPT-2 cases of the same names (GPT2Trainer), about the size of its Llamas
+(stories260K: 0.26 M parameters, stories15M: 15.2 M):
+  gpt2_260k  C 64, L 5, NH 8, V 512, maxT 256     (299,200 parameters)
+  gpt2_15m   C 288, L 6, NH 6, V 32000, maxT 256  (15,284,736 parameters)
+Run (any Python with numpy):
+    /work/venv/hf/bin/python benchmarks/peers/make_llmc_checkpoint.py --shape gpt2_15m --out /tmp/llmc-15m
 then run the llm.c binary from that directory (benchmarks/README.md, "Training").
 """
 

@@ -51,7 +51,10 @@ done
 tests=$("$BENCH_TRAIN" --benchmark_list_tests)
 
 # record ROUND THREADS SHAPE PEER TOK_PER_S
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS"; printf '  %-8s %-12s %-12s %10s tok/s\n' "t=$2" "$3" "$4" "$5"; }
+record() {
+  printf '%s\t%s\t%s\t%s\t%s\n' "$@" >> "$RESULTS"
+  printf '  %-8s %-12s %-12s %10s tok/s\n' "t=$2" "$3" "$4" "$5"
+}
 
 run_forma() {  # round threads shape case-prefix peer-name
   local name
@@ -139,6 +142,7 @@ for threads, shape in sorted({(k[0], k[1]) for k in tok}, key=lambda k: (k[1] !=
     note = "" if vs_llmc is None else (" (GPT-2 vs GPT-2)" if gpt2 else " (Llama vs GPT-2)")
     print(f"| {shape} | {threads} | {fmt(median(threads, shape, 'forma'), '.0f')} "
           f"| {fmt(median(threads, shape, 'pytorch'), '.0f')} "
-          f"| {fmt(median(threads, shape, 'forma-gpt2'), '.0f')} | {fmt(median(threads, shape, 'llm.c'), '.0f')} "
+          f"| {fmt(median(threads, shape, 'forma-gpt2'), '.0f')} "
+          f"| {fmt(median(threads, shape, 'llm.c'), '.0f')} "
           f"| {fmt(paired(threads, shape, 'forma', 'pytorch'), '.2f')} | {fmt(vs_llmc, '.2f')}{note} |")
 EOF
