@@ -6,7 +6,10 @@
 //     no BOS; decoding drops the first piece's leading space, as after BOS),
 //   - a Hugging Face tokenizer.json (byte-level BPE: GPT-2 and its kin), or
 //   - a directory holding tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe
-//     (forma::text::BpeTokenizer; special tokens such as <|endoftext|> are matched, as HF does).
+//     (forma::text::BpeTokenizer; special tokens such as <|endoftext|> are matched, as HF does), or
+//   - a GGUF file, a model or vocab-only (forma::text::load_gguf_tokenizer: tokenizer.ggml.model
+//     "llama" → SentencePiece's ids, with the dummy-prefix space and no BOS, as llama.cpp's
+//     test-tokenizer-0 gives them; "gpt2" → byte-level BPE, special tokens matched).
 // The kind is told from the file's first bytes (see detect()). Ids for --decode are separated by
 // commas and/or spaces. A usage error or a bad file: one line on stderr starting
 // "forma-tokenize: ", exit status 1.
@@ -26,6 +29,7 @@
 
 #include <forma/io/mmap.hpp>
 #include <forma/text/bpe.hpp>
+#include <forma/text/gguf_tokenizer.hpp>
 #include <forma/text/tokenizer.hpp>
 
 namespace {
@@ -36,17 +40,19 @@ using forma::text::Tokenizer;
 
 constexpr const char* usage_line = "usage: forma-tokenize TOKENIZER (--text STRING | --decode ID,ID,...)";
 
-enum class kind { llama2c, bpe };
+enum class kind { llama2c, bpe, gguf };
 
 // What TOKENIZER is. A directory is a Hugging Face / OpenAI BPE directory; a file whose first
 // non-blank byte is '{' is a tokenizer.json; anything else is read as a llama2.c tokenizer.bin
-// (it has no magic). A new format gets its branch here (e.g. a GGUF file by its "GGUF" magic).
+// (it has no magic). A file starting with the bytes "GGUF" is a GGUF file.
 Result<kind> detect(const std::string& path) {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return kind::bpe;
   auto file = forma::io::MappedFile::open(path);
   if (!file) return std::move(file).error();
-  for (const std::byte b : file->bytes()) {
+  const auto bytes = file->bytes();
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "GGUF", 4) == 0) return kind::gguf;
+  for (const std::byte b : bytes) {
     const char c = static_cast<char>(b);
     if (c == ' ' || c == '\t' || c == '\n' || c == '\r') continue;
     return c == '{' ? kind::bpe : kind::llama2c;
@@ -59,6 +65,7 @@ using AnyTokenizer = std::variant<Tokenizer, BpeTokenizer>;
 Result<AnyTokenizer> load(const std::string& path) {
   auto k = detect(path);
   if (!k) return std::move(k).error();
+  if (*k == kind::gguf) return forma::text::load_gguf_tokenizer(path);
   if (*k == kind::bpe) {
     auto t = BpeTokenizer::load(path);
     if (!t) return std::move(t).error();

@@ -4,5 +4,6 @@
 
 #include "forma/text/bpe.hpp"
 #include "forma/text/generate.hpp"
+#include "forma/text/gguf_tokenizer.hpp"
 #include "forma/text/sampler.hpp"
 #include "forma/text/tokenizer.hpp"

@@ -45,6 +45,8 @@
 //     fuse_unk, ignore_merges), added_tokens (id, content, special, lstrip, rstrip),
 //     pre_tokenizer ByteLevel (add_prefix_space, use_regex), decoder ByteLevel or null.
 //   - a directory: tokenizer.json, else vocab.json + merges.txt, else encoder.json + vocab.bpe.
+//   - lists in memory (from_vocab: GGUF's tokenizer.ggml.tokens and .merges, see
+//     forma/text/gguf_tokenizer.hpp), checked the same way.
 //   With encoder.json/vocab.json files, a "<|endoftext|>" token in the vocabulary is the special
 //   token (as transformers' GPT2Tokenizer makes it). bos_id() and eos_id() are <|endoftext|>'s
 //   id (50256 in GPT-2), or -1 when the vocabulary has none.
@@ -296,6 +298,42 @@ class BpeTokenizer {
       t.added_.push_back({std::string(end_of_text), eot, true, false, false});
     }
     if (auto ok = t.finish(); !ok) return std::move(ok).error().with_path(vocab_name);
+    return t;
+  }
+
+  // A vocabulary given as lists (GGUF's tokenizer.ggml.tokens and .merges): `tokens` written as
+  // the vocabulary writes them ("Ġthe"), id = index; `merges` as "left right", rank = index;
+  // `added` the special and user-defined tokens (already among `tokens`, same ids). Errors name the
+  // offending entry ("tokenizer.ggml.merges[6]: ...") and are checked as for the files.
+  static Result<BpeTokenizer> from_vocab(std::span<const std::string_view> tokens, std::span<const std::string_view> merges,
+                                         std::vector<BpeAddedToken> added = {},
+                                         std::string_view tokens_name = "tokens", std::string_view merges_name = "merges") {
+    BpeTokenizer t;
+    t.vocab_entries_.reserve(tokens.size());
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      if (i > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) return bpe_detail::bad("too many tokens");
+      const auto id = static_cast<std::int32_t>(i);
+      if (!t.ids_.emplace(std::string(tokens[i]), id).second) {
+        return bpe_detail::bad(std::string(tokens_name) + ": duplicate token " + bpe_detail::quoted(tokens[i]) +
+                               " (ids " + std::to_string(t.ids_.find(tokens[i])->second) + " and " + std::to_string(id) + ")");
+      }
+      t.vocab_entries_.emplace_back(id, std::string(tokens[i]));
+    }
+    if (auto ok = t.resolve_vocab(); !ok) return std::move(ok).error();
+    t.merge_entries_.reserve(merges.size());
+    for (std::size_t i = 0; i < merges.size(); ++i) {
+      const std::string_view line = merges[i];
+      const std::string where = std::string(merges_name) + "[" + std::to_string(i) + "]";
+      const std::size_t space = line.find(' ');
+      if (space == std::string_view::npos || space == 0 || space + 1 == line.size() ||
+          line.find(' ', space + 1) != std::string_view::npos) {
+        return bpe_detail::bad(where + ": " + bpe_detail::quoted(line) + " is not two tokens separated by one space");
+      }
+      t.merge_entries_.push_back({std::string(line.substr(0, space)), std::string(line.substr(space + 1)), where});
+    }
+    if (auto ok = t.resolve_merges(); !ok) return std::move(ok).error();
+    t.added_ = std::move(added);
+    if (auto ok = t.finish(); !ok) return std::move(ok).error();
     return t;
   }
 

@@ -15,6 +15,11 @@
 // a <0xXX> piece read the way run.c's sscanf("<0x%02hhX>") reads it, turned into that raw byte.
 // safe_piece()/printable() are run.c's safe_printf() rule for what reaches stdout.
 //
+// from_pieces() builds one from lists instead (GGUF's tokenizer.ggml.tokens / scores / token_type,
+// see forma/text/gguf_tokenizer.hpp): token types then say which pieces are control, unknown,
+// unused or byte pieces (SentencePiece never merges into those) and where the <0xXX> byte-fallback
+// pieces are; BOS and EOS may be any ids (bos_id(), eos_id()).
+//
 // SentencePiece parity. For the models llama2.c ships (Llama 2's tokenizer.model and the
 // tinyllamas ones) run.c's encode equals SentencePiece's, except on these classes of text, where
 // EncodeMode::sentencepiece gives SentencePiece's ids instead (tests/unit/text/tokenizer.cpp checks
@@ -40,6 +45,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
@@ -57,6 +63,10 @@ inline constexpr std::int32_t bos_token = 1;
 inline constexpr std::int32_t eos_token = 2;
 // The 256 byte-fallback pieces <0x00> .. <0xFF> follow the three special tokens.
 inline constexpr std::int32_t first_byte_token = 3;
+
+// SentencePiece's piece types, numbered as GGUF's tokenizer.ggml.token_type (llama.cpp's
+// LLAMA_TOKEN_TYPE_*).
+enum class TokenType : std::int32_t { undefined = 0, normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
 
 enum class EncodeMode : std::uint8_t {
   run_c,          // run.c's encode, id for id (the default: forma-run prints what run.c prints)
@@ -146,6 +156,75 @@ class Tokenizer {
     return parsed;
   }
 
+  // A vocabulary given as lists (GGUF's tokenizer.ggml.tokens/scores/token_type): `pieces`
+  // written with spaces, as tokenizer.bin writes them (a GGUF loader turns U+2581 into ' '), id =
+  // index; `types` empty (tokenizer.bin's layout: <unk>, BOS, EOS, then <0x00>..<0xFF>) or one
+  // SentencePiece type per token (token_type), in which case the byte-fallback tokens are the
+  // byte-typed pieces <0xXX> wherever they are and only normal and user-defined pieces are
+  // produced by merging in SentencePiece mode; `bos`/`eos` the ids encode() adds and decode()
+  // treats as BOS. Errors: empty vocabulary, a scores/types count that differs from the pieces',
+  // a bos/eos id outside the vocabulary, a byte-typed piece that is not <0xXX> or repeats a byte.
+  static Result<Tokenizer> from_pieces(std::vector<std::string> pieces, std::vector<float> scores,
+                                       std::vector<TokenType> types = {}, std::int32_t bos = bos_token,
+                                       std::int32_t eos = eos_token) {
+    if (pieces.empty()) return make_error(errc::bad_format, "tokenizer: the vocabulary has no tokens");
+    const auto count = [](std::size_t n) { return std::to_string(n); };
+    if (scores.size() != pieces.size()) {
+      Error e = make_error(errc::shape_mismatch, "tokenizer: " + count(pieces.size()) + " tokens but " +
+                                                     count(scores.size()) + " scores");
+      e.expected = count(pieces.size());
+      e.found = count(scores.size());
+      return e;
+    }
+    if (!types.empty() && types.size() != pieces.size()) {
+      Error e = make_error(errc::shape_mismatch, "tokenizer: " + count(pieces.size()) + " tokens but " +
+                                                     count(types.size()) + " token types");
+      e.expected = count(pieces.size());
+      e.found = count(types.size());
+      return e;
+    }
+    for (const auto& [name, id] : {std::pair{"BOS", bos}, std::pair{"EOS", eos}}) {
+      if (id < 0 || static_cast<std::size_t>(id) >= pieces.size()) {
+        return make_error(errc::out_of_range, std::string("tokenizer: the ") + name + " id " + std::to_string(id) +
+                                                  " is outside the vocabulary of " + count(pieces.size()));
+      }
+    }
+    Tokenizer t;
+    t.pieces_ = std::move(pieces);
+    t.scores_ = std::move(scores);
+    t.types_ = std::move(types);
+    t.bos_id_ = bos;
+    t.eos_id_ = eos;
+    for (const std::string& p : t.pieces_) t.max_token_length_ = std::max(t.max_token_length_, std::max<std::size_t>(p.size(), 1));
+    if (!t.types_.empty()) {
+      t.byte_ids_.fill(-1);
+      for (std::size_t id = 0; id < t.types_.size(); ++id) {
+        if (t.types_[id] != TokenType::byte) continue;
+        const std::string& p = t.pieces_[id];
+        const int byte = p.size() == 6 ? scanned_byte(p) : -1;
+        if (byte < 0 || p[5] != '>') {
+          return make_error(errc::bad_format, "tokenizer: token " + std::to_string(id) +
+                                                  " has the byte type but is not a <0xXX> piece");
+        }
+        if (t.byte_ids_[static_cast<std::size_t>(byte)] >= 0) {
+          return make_error(errc::bad_format, "tokenizer: tokens " + std::to_string(t.byte_ids_[static_cast<std::size_t>(byte)]) +
+                                                  " and " + std::to_string(id) + " are both the byte " + p);
+        }
+        t.byte_ids_[static_cast<std::size_t>(byte)] = static_cast<std::int32_t>(id);
+      }
+    }
+    t.build_index();
+    return t;
+  }
+
+  std::int32_t bos_id() const noexcept { return bos_id_; }
+  std::int32_t eos_id() const noexcept { return eos_id_; }
+  // The token's SentencePiece type (normal when the vocabulary came without types: tokenizer.bin).
+  TokenType type(std::int32_t token) const {
+    check_id(token);
+    return types_.empty() ? TokenType::normal : types_[static_cast<std::size_t>(token)];
+  }
+
   std::size_t vocab_size() const noexcept { return pieces_.size(); }
   std::size_t max_token_length() const noexcept { return max_token_length_; }
   bool contains(std::int32_t token) const noexcept {
@@ -185,9 +264,9 @@ class Tokenizer {
                                                     " bytes is too long (the limit is " +
                                                     std::to_string(max_text_bytes - 1) + "); split it");
     }
-    if ((bos && !contains(bos_token)) || (eos && !contains(eos_token))) {
+    if ((bos && !contains(bos_id_)) || (eos && !contains(eos_id_))) {
       return make_error(errc::invalid_argument, "encode: a vocabulary of " + std::to_string(vocab_size()) +
-                                                    " tokens has no " + (bos && !contains(bos_token) ? "BOS (1)" : "EOS (2)"));
+                                                    " tokens has no " + (bos && !contains(bos_id_) ? "BOS (1)" : "EOS (2)"));
     }
     const bool sentencepiece = mode_ == EncodeMode::sentencepiece;
     std::string normalized;
@@ -198,7 +277,7 @@ class Tokenizer {
     std::vector<symbol> symbols;
     symbols.reserve(text.size() + 2);
     // run.c merges with BOS in the sequence; SentencePiece adds it after encoding.
-    if (bos && !sentencepiece) symbols.push_back({bos_token, stored_piece(bos_token)});
+    if (bos && !sentencepiece) symbols.push_back({bos_id_, stored_piece(bos_id_)});
     if (!text.empty()) {
       const std::int32_t space = find(" ");
       if (space >= 0 && (!sentencepiece || is_normal(space))) {
@@ -231,7 +310,7 @@ class Tokenizer {
       }
     }
     merge(symbols, sentencepiece);
-    if (bos && sentencepiece) tokens.push_back(bos_token);
+    if (bos && sentencepiece) tokens.push_back(bos_id_);
     for (const symbol& s : symbols) {
       if (s.id >= 0) {
         tokens.push_back(s.id);
@@ -245,7 +324,7 @@ class Tokenizer {
         tokens.push_back(*fallback);
       }
     }
-    if (eos) tokens.push_back(eos_token);
+    if (eos) tokens.push_back(eos_id_);
     return {};
   }
 
@@ -265,7 +344,7 @@ class Tokenizer {
     }
     std::string_view text = stored_piece(token);
     // SentencePiece's decoder drops the space that starts the first piece of a text.
-    if (previous == bos_token && !text.empty() && text.front() == ' ') text.remove_prefix(1);
+    if (previous == bos_id_ && !text.empty() && text.front() == ' ') text.remove_prefix(1);
     if (const int byte = scanned_byte(text); byte >= 0) {
       return std::string_view(&byte_chars_[static_cast<std::size_t>(byte)], 1);
     }
@@ -276,7 +355,7 @@ class Tokenizer {
   // when `after_bos`, as generation does).
   Result<std::string> decode_all(std::span<const std::int32_t> tokens, bool after_bos = true) const {
     std::string text;
-    std::int32_t previous = after_bos ? bos_token : -1;
+    std::int32_t previous = after_bos ? bos_id_ : -1;
     for (const std::int32_t token : tokens) {
       auto piece_text = decode(previous, token);
       if (!piece_text) return std::move(piece_text).error();
@@ -311,6 +390,7 @@ class Tokenizer {
 
   Tokenizer() {
     for (std::size_t i = 0; i < byte_chars_.size(); ++i) byte_chars_[i] = static_cast<char>(i);
+    for (std::size_t i = 0; i < byte_ids_.size(); ++i) byte_ids_[i] = first_byte_token + static_cast<std::int32_t>(i);
   }
 
   std::string_view stored_piece(std::int32_t token) const noexcept { return pieces_[static_cast<std::size_t>(token)]; }
@@ -326,7 +406,7 @@ class Tokenizer {
   }
 
   Result<std::int32_t> byte_token(unsigned char byte) const {
-    const std::int32_t id = first_byte_token + byte;
+    const std::int32_t id = byte_ids_[byte];
     if (!contains(id)) {
       return make_error(errc::invalid_argument, "encode: byte " + std::to_string(byte) +
                                                     " has no byte-fallback token in a vocabulary of " +
@@ -443,6 +523,15 @@ class Tokenizer {
                      [this](std::int32_t a, std::int32_t b) { return stored_piece(a) < stored_piece(b); });
     // SentencePiece's control and byte pieces, which it never produces by merging: <unk>, BOS,
     // EOS, and each <0xXX> at its place.
+    // With token types: every piece that is not normal or user-defined.
+    if (!types_.empty()) {
+      special_.assign(types_.size(), false);
+      for (std::size_t id = 0; id < types_.size(); ++id) {
+        special_[id] = types_[id] != TokenType::normal && types_[id] != TokenType::user_defined;
+      }
+      return;
+    }
+    special_.assign(std::min<std::size_t>(3 + 256, pieces_.size()), false);
     constexpr char hex[] = "0123456789ABCDEF";
     for (std::size_t id = 0; id < special_.size() && id < pieces_.size(); ++id) {
       if (id < static_cast<std::size_t>(first_byte_token)) {
@@ -535,7 +624,10 @@ class Tokenizer {
   std::vector<std::string> pieces_;
   std::vector<float> scores_;
   std::vector<std::int32_t> sorted_;
-  std::array<bool, 3 + 256> special_{};
+  std::vector<bool> special_;           // never produced by merging in SentencePiece mode
+  std::vector<TokenType> types_;         // empty: tokenizer.bin's layout
+  std::array<std::int32_t, 256> byte_ids_{};  // the byte-fallback token of each byte (−1: none)
+  std::int32_t bos_id_ = bos_token, eos_id_ = eos_token;
   std::size_t max_token_length_ = 0;
   EncodeMode mode_ = EncodeMode::run_c;
   bool remove_extra_whitespaces_ = false;
