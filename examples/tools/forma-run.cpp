@@ -10,8 +10,9 @@
 // every position as a float32 .npy of shape (T, vocab). Generating from a GPT-2 or Qwen2
 // checkpoint uses the byte-level BPE tokenizer beside it (tokenizer.json, vocab.json + merges.txt
 // or encoder.json + vocab.bpe), or the one -z names; the prompt gets no BOS and an empty prompt
-// starts from <|endoftext|>. Generating from a GGUF file needs -z (its own tokenizer is not read
-// yet): a llama2.c tokenizer.bin for a llama file, a BPE directory or tokenizer.json for qwen2.
+// starts from <|endoftext|>. Generating from a GGUF file uses the file's own tokenizer
+// (forma/text/gguf_tokenizer.hpp: 'llama' SentencePiece, prompt after BOS as run.c; 'gpt2' BPE with
+// the GPT-2 pre-tokenizer, no BOS), or the one -z names.
 //
 // Additions: -k <int> top-k (0 = off), -o text|ids (print the token ids instead of the text),
 // -a llama2c|fast: the arithmetic. The default, llama2c, sums every dot product left to right as
@@ -32,6 +33,7 @@
 #include <cstring>
 #include <ctime>
 #include <optional>
+#include <variant>
 #include <string>
 #include <string_view>
 
@@ -46,6 +48,7 @@
 #include <forma/models/presets.hpp>
 #include <forma/text/bpe.hpp>
 #include <forma/text/generate.hpp>
+#include <forma/text/gguf_tokenizer.hpp>
 #include <forma/text/sampler.hpp>
 #include <forma/text/tokenizer.hpp>
 
@@ -88,7 +91,7 @@ struct Options {
       "  --tokens <ids>       feed exactly these comma-separated token ids (no BOS)\n"
       "  --logits-out <file>  with --tokens: write every position's logits, float32 (T, vocab) .npy\n"
       "<checkpoint>: a llama2.c .bin, an llm.c GPT-2 .bin, a Hugging Face model directory or a\n"
-      "              GGUF file (llama, qwen2; generating from it needs -z)\n",
+      "              GGUF file (llama, qwen2; generated with its own tokenizer unless -z)\n",
       stderr);
   std::exit(EXIT_FAILURE);
 }
@@ -232,13 +235,8 @@ std::optional<std::string> bpe_tokenizer_path(const Options& o) {
 
 // Generation with a byte-level BPE tokenizer (GPT-2 and Qwen2 checkpoints).
 template <class Model>
-int run_bpe(const Options& o, Model& model, const std::string& path, std::size_t steps) {
+int run_bpe(const Options& o, Model& model, const forma::text::BpeTokenizer& tokenizer, std::size_t steps) {
   if (o.mode == "chat") fail("-m chat needs a llama2.c tokenizer (Llama 2's chat template); use -m generate");
-  auto tokenizer = forma::text::BpeTokenizer::load(path);
-  if (!tokenizer) {
-    fail(tokenizer.error().to_string() +
-         (o.tokenizer_given ? "" : " (no tokenizer beside the weights? pass -z)"));
-  }
   forma::text::Sampler sampler(model.vocab_size(), {.temperature = o.temperature,
                                                      .top_p = o.top_p,
                                                      .top_k = o.top_k,
@@ -246,7 +244,7 @@ int run_bpe(const Options& o, Model& model, const std::string& path, std::size_t
   const bool ids = o.output == "ids";
   bool first = true;
   auto stats = forma::text::generate(
-      model, *tokenizer, sampler, o.prompt.value_or(""), {.steps = steps, .stop_at_eos = false},
+      model, tokenizer, sampler, o.prompt.value_or(""), {.steps = steps, .stop_at_eos = false},
       [&](std::int32_t token, std::string_view text, bool from_prompt) {
         if (ids) {
           if (token < 0 || from_prompt) return;
@@ -267,7 +265,21 @@ int run_bpe(const Options& o, Model& model, const std::string& path, std::size_t
 }
 
 template <class Model>
-int run_model(const Options& o, Model& model) {
+int run_bpe(const Options& o, Model& model, const std::string& path, std::size_t steps) {
+  auto tokenizer = forma::text::BpeTokenizer::load(path);
+  if (!tokenizer) {
+    fail(tokenizer.error().to_string() +
+         (o.tokenizer_given ? "" : " (no tokenizer beside the weights? pass -z)"));
+  }
+  return run_bpe(o, model, *tokenizer, steps);
+}
+
+template <class Model>
+int run_llama2c(const Options& o, Model& model, const forma::text::Tokenizer& tokenizer, std::size_t steps);
+
+// `own`: the checkpoint's own tokenizer (a GGUF file's, when no -z was given), or null.
+template <class Model>
+int run_model(const Options& o, Model& model, const forma::text::GgufTokenizer* own = nullptr) {
   if (o.tokens) return dump_logits(o, model);
   const std::size_t max_seq = model.max_sequence();
   std::size_t steps = static_cast<std::size_t>(o.steps);
@@ -275,9 +287,24 @@ int run_model(const Options& o, Model& model) {
   if (steps > max_seq) {
     fail("-n " + std::to_string(steps) + " exceeds the model's max_seq of " + std::to_string(max_seq));
   }
+  if (own != nullptr) {
+    if (const auto* bpe = std::get_if<forma::text::BpeTokenizer>(own)) return run_bpe(o, model, *bpe, steps);
+    const auto& tokenizer = std::get<forma::text::Tokenizer>(*own);
+    if (tokenizer.vocab_size() != model.vocab_size()) {
+      fail(o.checkpoint + ": the file's tokenizer has " + std::to_string(tokenizer.vocab_size()) +
+           " tokens, its model's vocabulary " + std::to_string(model.vocab_size()));
+    }
+    return run_llama2c(o, model, tokenizer, steps);
+  }
   if (const auto bpe_path = bpe_tokenizer_path(o)) return run_bpe(o, model, *bpe_path, steps);
   auto tokenizer = forma::text::Tokenizer::load(o.tokenizer, model.vocab_size());
   if (!tokenizer) fail(tokenizer.error().to_string());
+  return run_llama2c(o, model, *tokenizer, steps);
+}
+
+// Generation and chat with a SentencePiece tokenizer (llama2.c's tokenizer.bin, a GGUF 'llama' one).
+template <class Model>
+int run_llama2c(const Options& o, Model& model, const forma::text::Tokenizer& tokenizer, std::size_t steps) {
   forma::text::Sampler sampler(model.vocab_size(), {.temperature = o.temperature,
                                                      .top_p = o.top_p,
                                                      .top_k = o.top_k,
@@ -285,7 +312,7 @@ int run_model(const Options& o, Model& model) {
   if (o.mode == "chat") {
     // run.c's stdin handling: 512-byte fgets lines, and at end of input the last line again.
     auto done = forma::text::chat(
-        model, *tokenizer, sampler,
+        model, tokenizer, sampler,
         {.steps = steps,
          .user_prompt = o.prompt,
          .system_prompt = o.system_prompt,
@@ -305,7 +332,7 @@ int run_model(const Options& o, Model& model) {
   const bool ids = o.output == "ids";
   bool first = true;
   auto stats = forma::text::generate(
-      model, *tokenizer, sampler, o.prompt.value_or(""), {.steps = steps, .stop_at_eos = false},
+      model, tokenizer, sampler, o.prompt.value_or(""), {.steps = steps, .stop_at_eos = false},
       [&](std::int32_t token, std::string_view text, bool) {
         if (ids) {
           std::printf(first ? "%d" : " %d", token);
@@ -338,10 +365,11 @@ int run(const Options& o, const forma::LlamaWeights<C>& weights) {
 
 // A Hugging Face or llm.c checkpoint: the decoder of its family.
 template <forma::DecoderConfig C>
-int run_decoder(const Options& o, const forma::DecoderWeights<C>& weights) {
+int run_decoder(const Options& o, const forma::DecoderWeights<C>& weights,
+                const forma::text::GgufTokenizer* own = nullptr) {
   const auto go = [&]<class Sum>(Sum) {
     forma::Decoder<C, 32, Sum> model(weights);
-    return run_model(o, model);
+    return run_model(o, model, own);
   };
   if (o.arithmetic == "fast") return go(forma::fast_sum_t{});
   return go(forma::ordered_sum_t{});
@@ -355,27 +383,33 @@ int run_hf(const Options& o) {
 }
 
 template <forma::DecoderConfig C>
-int run_gguf(const Options& o, const forma::io::gguf::File& file) {
+int run_gguf(const Options& o, const forma::io::gguf::File& file, const forma::text::GgufTokenizer* own) {
   auto model = forma::io::gguf::load<C>(file);
   if (!model) fail(model.error().to_string());
-  return run_decoder<C>(o, model->weights());
+  return run_decoder<C>(o, model->weights(), own);
 }
 
 // A GGUF file: the decoder of its architecture (a llama file with the interleaved RoPE that
 // llama.cpp's converter lays q and k out for).
+// Generation without -z uses the file's own tokenizer (tokenizer.ggml.*, read before the weights).
 int run_gguf(const Options& o) {
-  if (!o.tokens && !o.tokenizer_given) {
-    fail("generation from a GGUF file needs a tokenizer: pass -z (a llama2.c tokenizer.bin for a "
-         "llama file, a tokenizer directory or tokenizer.json for qwen2); the file's own tokenizer "
-         "is not read yet. --tokens ids --logits-out FILE.npy needs none");
-  }
   namespace gguf = forma::io::gguf;
   auto file = gguf::File::open(o.checkpoint);
   if (!file) fail(file.error().to_string());
   auto config = gguf::read_model_config(*file);
   if (!config) fail(config.error().to_string());
-  if (config->family == forma::model_family::qwen2) return run_gguf<forma::presets::any_qwen2>(o, *file);
-  return run_gguf<forma::presets::any_gguf_llama>(o, *file);
+  std::optional<forma::text::GgufTokenizer> own;
+  if (!o.tokens && !o.tokenizer_given) {
+    auto tokenizer = forma::text::load_gguf_tokenizer(*file);
+    if (!tokenizer) {
+      fail(tokenizer.error().to_string() +
+           " (generation needs a tokenizer: pass -z, or --tokens ids --logits-out FILE.npy)");
+    }
+    own.emplace(std::move(*tokenizer));
+  }
+  const forma::text::GgufTokenizer* own_ptr = own ? &*own : nullptr;
+  if (config->family == forma::model_family::qwen2) return run_gguf<forma::presets::any_qwen2>(o, *file, own_ptr);
+  return run_gguf<forma::presets::any_gguf_llama>(o, *file, own_ptr);
 }
 
 }  // namespace

@@ -238,3 +238,19 @@ TEST_CASE("gguf tokenizer: errors are one line naming the key, the count or the 
     CHECK(t.error().to_string().find("no-such-file.gguf") != std::string::npos);
   }
 }
+
+TEST_CASE("gguf tokenizer: a model file with tok512 as its tokenizer equals tok512.bin") {
+  const auto loaded = forma::text::load_gguf_tokenizer(gguf_dir + "/models/llama_tiny_q8_0_tok512.gguf").value();
+  const Tokenizer& gguf = std::get<Tokenizer>(loaded);
+  const Tokenizer& bin = text_test::tok512();
+  REQUIRE(gguf.vocab_size() == bin.vocab_size());
+  for (std::int32_t id = 3; id < static_cast<std::int32_t>(bin.vocab_size()); ++id) {
+    CHECK_MESSAGE(gguf.piece(id) == bin.piece(id), "token " << id);
+    CHECK(gguf.score(id) == bin.score(id));
+  }
+  Tokenizer sp = bin;
+  sp.set_mode(forma::text::EncodeMode::sentencepiece);
+  for (const std::string_view text : {"Once upon a time", "Lily and Tom 🦙\n", " two  spaces "}) {
+    CHECK(gguf.encode(text, true, false).value() == sp.encode(text, true, false).value());
+  }
+}
