@@ -17,6 +17,9 @@
 //      as in the pattern. Bytes that are not valid UTF-8 count as one "other" character each (so
 //      they join a punctuation run), and are encoded as themselves: any byte string round-trips
 //      through decode_bytes(). (HF takes only valid text.)
+//      A tokenizer built by from_vocab() (a GGUF file's) may split by Llama 3's or Qwen2's pattern
+//      instead (BpePreTokenizer, bpe_detail::next_piece_llama3; checked against Python's regex
+//      module on 1,009 texts).
 //   3. Each piece's bytes become the vocabulary's 256 byte tokens (GPT-2's bytes_to_unicode map:
 //      the tokens are written with the printable characters standing for bytes, "Ġ" for a space),
 //      then merges are applied by rank: the pair of adjacent symbols with the lowest-ranked merge,
@@ -86,6 +89,11 @@ struct BpeDecodeOptions {
 };
 
 // An entry of tokenizer.json's added_tokens (or <|endoftext|> from a vocab.json).
+// The pattern that splits text before BPE: GPT-2's (every file form), Llama 3's ("llama-bpe" in
+// GGUF: numbers in runs of at most 3 digits, case-insensitive contractions, a leading non-letter
+// joining a word, newlines kept with what precedes them) or Qwen2's (the same with single digits).
+enum class BpePreTokenizer : std::uint8_t { gpt2, llama3, qwen2 };
+
 struct BpeAddedToken {
   std::string content;
   std::int32_t id = -1;
@@ -221,6 +229,77 @@ inline std::size_t next_piece(std::string_view text, std::size_t start) noexcept
   return end;
 }
 
+// The end of the piece of Llama 3's (max_digits 3: llama.cpp's "llama-bpe") or Qwen2's
+// (max_digits 1: "qwen2") pre-split pattern that starts at `start` (< text.size()):
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,max_digits}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+//   \s*[\r\n]+|\s+(?!\S)|\s+
+// The alternatives in order, as a backtracking engine tries them (bytes that are not valid UTF-8
+// are "other" characters, as in next_piece).
+inline std::size_t next_piece_llama3(std::string_view text, std::size_t start, std::size_t max_digits) noexcept {
+  const std::size_t n = text.size();
+  const auto lower = [](char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); };
+  if (text[start] == '\'' && start + 1 < n) {
+    const char a = lower(text[start + 1]);
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return start + 2;
+    if (start + 2 < n) {
+      const char b = lower(text[start + 2]);
+      if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return start + 3;
+    }
+  }
+  const auto newline = [](char32_t cp) { return cp == U'\r' || cp == U'\n'; };
+  const auto run_of = [&](std::size_t from, cp_class kind) {
+    std::size_t end = from;
+    while (end < n) {
+      const Decoded d = decode_utf8(text, end);
+      if (classify(d.cp) != kind) break;
+      end += d.length;
+    }
+    return end;
+  };
+  const Decoded first = decode_utf8(text, start);
+  const cp_class first_kind = classify(first.cp);
+  // [^\r\n\p{L}\p{N}]?\p{L}+
+  if (first_kind == cp_class::letter) return run_of(start, cp_class::letter);
+  if (first_kind != cp_class::number && !newline(first.cp) && start + first.length < n) {
+    const std::size_t next = start + first.length;
+    if (classify(decode_utf8(text, next).cp) == cp_class::letter) return run_of(next, cp_class::letter);
+  }
+  // \p{N}{1,max_digits}
+  if (first_kind == cp_class::number) {
+    std::size_t end = start, digits = 0;
+    while (end < n && digits < max_digits) {
+      const Decoded d = decode_utf8(text, end);
+      if (classify(d.cp) != cp_class::number) break;
+      end += d.length;
+      ++digits;
+    }
+    return end;
+  }
+  //  ?[^\s\p{L}\p{N}]+[\r\n]*
+  {
+    const std::size_t body = text[start] == ' ' ? start + 1 : start;
+    if (body < n && classify(decode_utf8(text, body).cp) == cp_class::other) {
+      std::size_t end = run_of(body, cp_class::other);
+      while (end < n && (text[end] == '\r' || text[end] == '\n')) ++end;
+      return end;
+    }
+  }
+  // White space from here (the character at `start` is one). \s*[\r\n]+: up to the run's last
+  // CR or LF; else \s+(?!\S) and \s+ as in next_piece.
+  std::size_t end = start, last = start, count = 0, after_newline = 0;
+  while (end < n) {
+    const Decoded d = decode_utf8(text, end);
+    if (classify(d.cp) != cp_class::space) break;
+    last = end;
+    end += d.length;
+    ++count;
+    if (newline(d.cp)) after_newline = end;
+  }
+  if (after_newline != 0) return after_newline;
+  if (end < n && count >= 2) return last;
+  return end;
+}
+
 inline Error bad(std::string message) { return make_error(errc::bad_format, std::move(message)); }
 inline Error unsupported(std::string message) { return make_error(errc::unsupported, std::move(message)); }
 
@@ -301,14 +380,18 @@ class BpeTokenizer {
     return t;
   }
 
-  // A vocabulary given as lists (GGUF's tokenizer.ggml.tokens and .merges): `tokens` written as
+  // A vocabulary given as lists (GGUF's tokenizer.ggml.tokens and .merges), split by `pre`
+  // (ignore_merges: a piece that is itself a token is that token, as llama.cpp does for Llama 3): `tokens` written as
   // the vocabulary writes them ("Ġthe"), id = index; `merges` as "left right", rank = index;
   // `added` the special and user-defined tokens (already among `tokens`, same ids). Errors name the
   // offending entry ("tokenizer.ggml.merges[6]: ...") and are checked as for the files.
   static Result<BpeTokenizer> from_vocab(std::span<const std::string_view> tokens, std::span<const std::string_view> merges,
                                          std::vector<BpeAddedToken> added = {},
-                                         std::string_view tokens_name = "tokens", std::string_view merges_name = "merges") {
+                                         std::string_view tokens_name = "tokens", std::string_view merges_name = "merges",
+                                         BpePreTokenizer pre = BpePreTokenizer::gpt2, bool ignore_merges = false) {
     BpeTokenizer t;
+    t.pre_ = pre;
+    t.ignore_merges_ = ignore_merges;
     t.vocab_entries_.reserve(tokens.size());
     for (std::size_t i = 0; i < tokens.size(); ++i) {
       if (i > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) return bpe_detail::bad("too many tokens");
@@ -594,7 +677,8 @@ class BpeTokenizer {
       return;
     }
     for (std::size_t start = 0; start < text.size();) {
-      const std::size_t end = bpe_detail::next_piece(text, start);
+      const std::size_t end = pre_ == BpePreTokenizer::gpt2 ? bpe_detail::next_piece(text, start)
+                              : bpe_detail::next_piece_llama3(text, start, pre_ == BpePreTokenizer::llama3 ? 3 : 1);
       encode_piece(text.substr(start, end - start), ids, scratch);
       start = end;
     }
@@ -1208,6 +1292,7 @@ class BpeTokenizer {
   std::int32_t unk_id_ = -1;
   bool fuse_unk_ = false;
   bool ignore_merges_ = false;
+  BpePreTokenizer pre_ = BpePreTokenizer::gpt2;
   bool add_prefix_space_ = false;
   bool use_regex_ = true;
   // While reading.

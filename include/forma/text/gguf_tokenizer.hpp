@@ -9,9 +9,10 @@
 //   tokenizer.ggml.model = "gpt2": byte-level BPE → forma::text::BpeTokenizer: tokens, merges
 //     ("a b", rank = order), token_type (control tokens become special added tokens, user-defined
 //     ones plain added tokens, both matched before the pre-tokenizer). The pre-tokenizer is
-//     tokenizer.ggml.pre: "gpt-2" / "gpt2" is GPT-2's regex, which BpeTokenizer implements; any
-//     other ("llama-bpe", "qwen2", ...) or none is refused with an error naming it, since a
-//     different split would give different ids.
+//     tokenizer.ggml.pre: "gpt-2" / "gpt2" GPT-2's pattern, "llama-bpe" (also "llama3",
+//     "llama-v3") Llama 3's, with llama.cpp's ignore_merges (a piece that is a token is that
+//     token), "qwen2" Qwen2's (BpePreTokenizer); any other, or none, is refused with an error
+//     naming it, since a different split would give different ids. No BOS is ever added.
 //
 // Every failure is one line naming the file: a missing or mistyped key, a scores/token_type count
 // that differs from the tokens', an unknown tokenizer.ggml.model, an unsupported pre-tokenizer.
@@ -123,9 +124,18 @@ inline Result<GgufTokenizer> load_gpt2(const io::gguf::File& file, std::span<con
     if (!value) return std::move(value).error();
     pre = *value;
   }
-  if (pre != "gpt-2" && pre != "gpt2") {
+  BpePreTokenizer kind = BpePreTokenizer::gpt2;
+  bool ignore_merges = false;
+  if (pre == "gpt-2" || pre == "gpt2") {
+    kind = BpePreTokenizer::gpt2;
+  } else if (pre == "llama-bpe" || pre == "llama3" || pre == "llama-v3") {
+    kind = BpePreTokenizer::llama3;
+    ignore_merges = true;  // as llama.cpp does for Llama 3
+  } else if (pre == "qwen2") {
+    kind = BpePreTokenizer::qwen2;
+  } else {
     return named(make_error(errc::unsupported, "tokenizer.ggml.pre '" + io::gguf::printable(pre) +
-                                                   "': only the GPT-2 pre-tokenizer ('gpt-2') is implemented"),
+                                                   "': forma implements the pre-tokenizers 'gpt-2', 'llama-bpe' and 'qwen2'"),
                  file);
   }
   auto merges = file.get_array<std::string_view>("tokenizer.ggml.merges");
@@ -140,7 +150,7 @@ inline Result<GgufTokenizer> load_gpt2(const io::gguf::File& file, std::span<con
     }
   }
   auto tokenizer = BpeTokenizer::from_vocab(tokens, *merges, std::move(added), "tokenizer.ggml.tokens",
-                                            "tokenizer.ggml.merges");
+                                            "tokenizer.ggml.merges", kind, ignore_merges);
   if (!tokenizer) return named(std::move(tokenizer).error(), file);
   return GgufTokenizer(std::in_place_type<BpeTokenizer>, std::move(*tokenizer));
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <forma/io/gguf.hpp>
+#include <forma/io/json.hpp>
 #include <forma/text/gguf_tokenizer.hpp>
 
 #include "text_support.hpp"
@@ -171,6 +172,31 @@ TEST_CASE("gguf tokenizer: llama.cpp's GPT-2 vocabulary test: every case of ggml
   MESSAGE("llama.cpp ggml-vocab-gpt-2: " << passed << " of " << cases.size() << " cases equal");
 }
 
+TEST_CASE("gguf tokenizer: llama.cpp's llama-bpe and qwen2 vocabulary tests: every case of their .inp/.out") {
+  // Llama 3's 128,256-token vocabulary (tokenizer.ggml.pre = "llama-bpe") and Qwen2's 151,936
+  // ("qwen2"), with llama.cpp's test-tokenizer-0 vectors: no BOS, special tokens not parsed.
+  for (const std::string name : {"llama-bpe", "qwen2"}) {
+    CAPTURE(name);
+    const std::string base = gguf_dir + "/ggml-vocab-" + name + ".gguf";
+    const auto cases = vocab_cases(base + ".inp", base + ".out");
+    REQUIRE(cases.size() == 46);
+    auto loaded = forma::text::load_gguf_tokenizer(base);
+    REQUIRE_MESSAGE(loaded, (loaded ? std::string() : loaded.error().to_string()));
+    REQUIRE(std::holds_alternative<BpeTokenizer>(*loaded));
+    const BpeTokenizer& t = std::get<BpeTokenizer>(*loaded);
+    std::size_t passed = 0;
+    for (const auto& [input, expected] : cases) {
+      INFO("case: " << input);
+      const Ids got = t.encode(input, {.allow_special = false});
+      CHECK(got == expected);
+      CHECK(t.decode(got).value() == input);
+      passed += got == expected ? 1 : 0;
+    }
+    CHECK(passed == cases.size());
+    MESSAGE("llama.cpp ggml-vocab-" << name << ": " << passed << " of " << cases.size() << " cases equal");
+  }
+}
+
 TEST_CASE("gguf tokenizer: the GGUF vocabularies equal the ones read from tokenizer.bin and encoder.json") {
   const Tokenizer& bin = text_test::llama2();
   const Tokenizer& gguf = llama_spm();
@@ -218,7 +244,7 @@ TEST_CASE("gguf tokenizer: errors are one line naming the key, the count or the 
     CHECK(line.find("3 tokens but tokenizer.ggml.scores has 2") != std::string::npos);
   }
   SUBCASE("a pre-tokenizer forma does not implement") {
-    for (const char* pre : {"llama-bpe", "qwen2"}) {
+    for (const char* pre : {"falcon", "deepseek-llm"}) {
       GgufBuilder b;
       b.string("tokenizer.ggml.model", "gpt2").string("tokenizer.ggml.pre", pre);
       b.strings("tokenizer.ggml.tokens", {"a", "b", "ab"}).strings("tokenizer.ggml.merges", {"a b"});
@@ -253,4 +279,85 @@ TEST_CASE("gguf tokenizer: a model file with tok512 as its tokenizer equals tok5
   for (const std::string_view text : {"Once upon a time", "Lily and Tom 🦙\n", " two  spaces "}) {
     CHECK(gguf.encode(text, true, false).value() == sp.encode(text, true, false).value());
   }
+}
+
+TEST_CASE("gguf tokenizer: Llama 3's and Qwen2's pre-tokenizers split as Python's regex module does") {
+  // tests/data/bpe/pretokenizer_splits.tsv (scripts/fixtures/make_pretokenizer_splits.py): text in
+  // hex, then the byte lengths of the pieces of each pattern.
+  std::ifstream in(FORMA_TEST_DATA_DIR "/bpe/pretokenizer_splits.tsv");
+  REQUIRE(in.good());
+  std::string line;
+  std::getline(in, line);  // header
+  std::size_t rows = 0, equal_llama3 = 0, equal_qwen2 = 0;
+  const auto split = [](std::string_view text, std::size_t max_digits) {
+    std::vector<std::size_t> lengths;
+    for (std::size_t start = 0; start < text.size();) {
+      const std::size_t end = forma::text::bpe_detail::next_piece_llama3(text, start, max_digits);
+      REQUIRE(end > start);
+      lengths.push_back(end - start);
+      start = end;
+    }
+    return lengths;
+  };
+  const auto lengths_of = [](const std::string& field) {
+    std::vector<std::size_t> lengths;
+    std::istringstream items(field);
+    for (std::size_t n = 0; items >> n;) lengths.push_back(n);
+    return lengths;
+  };
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields;
+    std::istringstream cells(line);
+    for (std::string cell; std::getline(cells, cell, '\t');) fields.push_back(cell);
+    fields.resize(3);
+    std::string text;
+    for (std::size_t i = 0; i + 1 < fields[0].size(); i += 2) {
+      text.push_back(static_cast<char>(std::stoi(fields[0].substr(i, 2), nullptr, 16)));
+    }
+    INFO("text (hex): " << fields[0]);
+    const auto llama3 = split(text, 3), qwen2 = split(text, 1);
+    CHECK(llama3 == lengths_of(fields[1]));
+    CHECK(qwen2 == lengths_of(fields[2]));
+    equal_llama3 += llama3 == lengths_of(fields[1]) ? 1 : 0;
+    equal_qwen2 += qwen2 == lengths_of(fields[2]) ? 1 : 0;
+    ++rows;
+  }
+  CHECK(rows > 1000);
+  MESSAGE("pre-tokenizer splits equal to Python regex: llama3 " << equal_llama3 << " of " << rows << ", qwen2 "
+                                                                 << equal_qwen2 << " of " << rows);
+}
+
+TEST_CASE("gguf tokenizer: tokenizer.ggml.pre chooses the split: gpt-2, llama-bpe (with ignore_merges) and qwen2") {
+  // GPT-2's 256 byte tokens, then "12", "123", "Ġabc" (no merge makes "Ġabc": only ignore_merges
+  // can produce it) and the merges "1 2", "12 3".
+  std::vector<std::string> tokens;
+  for (unsigned b = 0; b < 256; ++b) {
+    std::string c;
+    forma::io::json::append_utf8(c, forma::text::bpe_detail::byte_map.to_char[b]);
+    tokens.push_back(c);
+  }
+  for (const char* t : {"12", "123", "\xC4\xA0" "abc"}) tokens.emplace_back(t);
+  const auto load = [&](const char* pre) {
+    GgufBuilder b;
+    b.string("tokenizer.ggml.model", "gpt2").string("tokenizer.ggml.pre", pre);
+    b.strings("tokenizer.ggml.tokens", tokens).strings("tokenizer.ggml.merges", {"1 2", "12 3"});
+    const std::string bytes = b.bytes();
+    auto file = forma::io::gguf::File::from_bytes(
+        std::span<const std::byte>(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
+    REQUIRE(file);
+    return std::get<BpeTokenizer>(forma::text::load_gguf_tokenizer(*file).value());
+  };
+  const BpeTokenizer gpt2_split = load("gpt-2"), llama3 = load("llama-bpe"), qwen2 = load("qwen2");
+  const std::int32_t t12 = 256, t123 = 257, t_abc = 258;
+  const std::int32_t one = gpt2_split.token_to_id("1"), four = gpt2_split.token_to_id("4");
+  const std::int32_t space = gpt2_split.token_to_id("\xC4\xA0"), la = gpt2_split.token_to_id("a"),
+                     lb = gpt2_split.token_to_id("b"), lc = gpt2_split.token_to_id("c");
+  // GPT-2: " ?\p{N}+" keeps "1234" whole (then merges 12, 123); " abc" is bytes (no merges).
+  CHECK(gpt2_split.encode("1234 abc") == Ids{t123, four, space, la, lb, lc});
+  // Llama 3: "123" "4", and " abc" is itself a token (ignore_merges).
+  CHECK(llama3.encode("1234 abc") == Ids{t123, four, t_abc});
+  // Qwen2: one digit per piece.
+  CHECK(qwen2.encode("1234 abc") == Ids{one, one + 1, one + 2, four, space, la, lb, lc});
+  (void)t12;
+  for (const BpeTokenizer* t : {&gpt2_split, &llama3, &qwen2}) CHECK(t->decode(t->encode("1234 abc")).value() == "1234 abc");
 }
