@@ -26,29 +26,20 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
-#include <limits>
-#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <limits>
 #include <optional>
-#include <variant>
 #include <string>
 #include <string_view>
+#include <variant>
+#include <vector>
 
-#include <forma/io/gguf.hpp>
-#include <forma/io/gguf_model.hpp>
-#include <forma/io/hf.hpp>
-#include <forma/io/llama2c.hpp>
-#include <forma/io/llmc.hpp>
 #include <forma/io/npy.hpp>
-#include <forma/models/decoder.hpp>
-#include <forma/models/llama.hpp>
-#include <forma/models/presets.hpp>
 #include <forma/text/bpe.hpp>
+#include <forma/text/checkpoint.hpp>
 #include <forma/text/generate.hpp>
-#include <forma/text/gguf_tokenizer.hpp>
 #include <forma/text/sampler.hpp>
 #include <forma/text/tokenizer.hpp>
 
@@ -196,43 +187,6 @@ int dump_logits(const Options& o, Model& model) {
   return 0;
 }
 
-bool is_directory(const std::string& path) {
-  std::error_code ec;
-  return std::filesystem::is_directory(path, ec);
-}
-
-// The file's first four bytes as a little-endian u32 (0 when it cannot be read).
-std::uint32_t file_magic(const std::string& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return 0;
-  std::uint32_t magic = 0;
-  if (std::fread(&magic, sizeof magic, 1, f) != 1) magic = 0;
-  std::fclose(f);
-  return magic;
-}
-
-bool is_llmc(const std::string& path) {
-  return file_magic(path) == static_cast<std::uint32_t>(forma::io::llmc::magic);
-}
-
-bool is_gguf(const std::string& path) { return file_magic(path) == forma::io::gguf::magic; }
-
-// The byte-level BPE tokenizer to use, if any: -z naming a directory or a tokenizer.json, or the
-// files beside a Hugging Face checkpoint (no -z). A llama2.c tokenizer.bin is not one.
-std::optional<std::string> bpe_tokenizer_path(const Options& o) {
-  if (o.tokenizer_given) {
-    const bool json = o.tokenizer.size() >= 5 && o.tokenizer.substr(o.tokenizer.size() - 5) == ".json";
-    if (is_directory(o.tokenizer) || json) return o.tokenizer;
-    return std::nullopt;
-  }
-  if (is_directory(o.checkpoint)) return o.checkpoint;
-  if (is_llmc(o.checkpoint)) {
-    fail("an llm.c checkpoint has no tokenizer beside it: pass -z with GPT-2's tokenizer (a directory "
-         "with encoder.json + vocab.bpe or vocab.json + merges.txt, or a tokenizer.json)");
-  }
-  return std::nullopt;
-}
-
 // Generation with a byte-level BPE tokenizer (GPT-2 and Qwen2 checkpoints).
 template <class Model>
 int run_bpe(const Options& o, Model& model, const forma::text::BpeTokenizer& tokenizer, std::size_t steps) {
@@ -262,44 +216,6 @@ int run_bpe(const Options& o, Model& model, const forma::text::BpeTokenizer& tok
     std::fprintf(stderr, "time to first token: %.3f ms\n", stats->time_to_first_token * 1000.0);
   }
   return 0;
-}
-
-template <class Model>
-int run_bpe(const Options& o, Model& model, const std::string& path, std::size_t steps) {
-  auto tokenizer = forma::text::BpeTokenizer::load(path);
-  if (!tokenizer) {
-    fail(tokenizer.error().to_string() +
-         (o.tokenizer_given ? "" : " (no tokenizer beside the weights? pass -z)"));
-  }
-  return run_bpe(o, model, *tokenizer, steps);
-}
-
-template <class Model>
-int run_llama2c(const Options& o, Model& model, const forma::text::Tokenizer& tokenizer, std::size_t steps);
-
-// `own`: the checkpoint's own tokenizer (a GGUF file's, when no -z was given), or null.
-template <class Model>
-int run_model(const Options& o, Model& model, const forma::text::GgufTokenizer* own = nullptr) {
-  if (o.tokens) return dump_logits(o, model);
-  const std::size_t max_seq = model.max_sequence();
-  std::size_t steps = static_cast<std::size_t>(o.steps);
-  if (steps == 0) steps = max_seq;
-  if (steps > max_seq) {
-    fail("-n " + std::to_string(steps) + " exceeds the model's max_seq of " + std::to_string(max_seq));
-  }
-  if (own != nullptr) {
-    if (const auto* bpe = std::get_if<forma::text::BpeTokenizer>(own)) return run_bpe(o, model, *bpe, steps);
-    const auto& tokenizer = std::get<forma::text::Tokenizer>(*own);
-    if (tokenizer.vocab_size() != model.vocab_size()) {
-      fail(o.checkpoint + ": the file's tokenizer has " + std::to_string(tokenizer.vocab_size()) +
-           " tokens, its model's vocabulary " + std::to_string(model.vocab_size()));
-    }
-    return run_llama2c(o, model, tokenizer, steps);
-  }
-  if (const auto bpe_path = bpe_tokenizer_path(o)) return run_bpe(o, model, *bpe_path, steps);
-  auto tokenizer = forma::text::Tokenizer::load(o.tokenizer, model.vocab_size());
-  if (!tokenizer) fail(tokenizer.error().to_string());
-  return run_llama2c(o, model, *tokenizer, steps);
 }
 
 // Generation and chat with a SentencePiece tokenizer (llama2.c's tokenizer.bin, a GGUF 'llama' one).
@@ -351,99 +267,35 @@ int run_llama2c(const Options& o, Model& model, const forma::text::Tokenizer& to
   return 0;
 }
 
-template <forma::LlamaConfig C, forma::summation Sum>
-int run(const Options& o, const forma::LlamaWeights<C>& weights) {
-  forma::Llama<C, 32, Sum> model(weights);
-  return run_model(o, model);
-}
-
-template <forma::LlamaConfig C>
-int run(const Options& o, const forma::LlamaWeights<C>& weights) {
-  if (o.arithmetic == "fast") return run<C, forma::fast_sum_t>(o, weights);
-  return run<C, forma::ordered_sum_t>(o, weights);
-}
-
-// A Hugging Face or llm.c checkpoint: the decoder of its family.
-template <forma::DecoderConfig C>
-int run_decoder(const Options& o, const forma::DecoderWeights<C>& weights,
-                const forma::text::GgufTokenizer* own = nullptr) {
-  const auto go = [&]<class Sum>(Sum) {
-    forma::Decoder<C, 32, Sum> model(weights);
-    return run_model(o, model, own);
-  };
-  if (o.arithmetic == "fast") return go(forma::fast_sum_t{});
-  return go(forma::ordered_sum_t{});
-}
-
-template <forma::DecoderConfig C>
-int run_hf(const Options& o) {
-  auto model = forma::io::hf::load<C>(o.checkpoint);
-  if (!model) fail(model.error().to_string());
-  return run_decoder<C>(o, model->weights());
-}
-
-template <forma::DecoderConfig C>
-int run_gguf(const Options& o, const forma::io::gguf::File& file, const forma::text::GgufTokenizer* own) {
-  auto model = forma::io::gguf::load<C>(file);
-  if (!model) fail(model.error().to_string());
-  return run_decoder<C>(o, model->weights(), own);
-}
-
-// A GGUF file: the decoder of its architecture (a llama file with the interleaved RoPE that
-// llama.cpp's converter lays q and k out for).
-// Generation without -z uses the file's own tokenizer (tokenizer.ggml.*, read before the weights).
-int run_gguf(const Options& o) {
-  namespace gguf = forma::io::gguf;
-  auto file = gguf::File::open(o.checkpoint);
-  if (!file) fail(file.error().to_string());
-  auto config = gguf::read_model_config(*file);
-  if (!config) fail(config.error().to_string());
-  std::optional<forma::text::GgufTokenizer> own;
-  if (!o.tokens && !o.tokenizer_given) {
-    auto tokenizer = forma::text::load_gguf_tokenizer(*file);
-    if (!tokenizer) {
-      fail(tokenizer.error().to_string() +
-           " (generation needs a tokenizer: pass -z, or --tokens ids --logits-out FILE.npy)");
-    }
-    own.emplace(std::move(*tokenizer));
+// The tokenizer (a GGUF file's own, -z's, the BPE files beside a Hugging Face checkpoint or
+// tokenizer.bin), then generation or chat with it; or --tokens' logits, which need none.
+template <class Model>
+int run_model(const Options& o, Model& model, forma::text::CheckpointContext& context) {
+  if (o.tokens) return dump_logits(o, model);
+  const std::size_t max_seq = model.max_sequence();
+  std::size_t steps = static_cast<std::size_t>(o.steps);
+  if (steps == 0) steps = max_seq;
+  if (steps > max_seq) {
+    fail("-n " + std::to_string(steps) + " exceeds the model's max_seq of " + std::to_string(max_seq));
   }
-  const forma::text::GgufTokenizer* own_ptr = own ? &*own : nullptr;
-  if (config->family == forma::model_family::qwen2) return run_gguf<forma::presets::any_qwen2>(o, *file, own_ptr);
-  return run_gguf<forma::presets::any_gguf_llama>(o, *file, own_ptr);
+  auto tokenizer = forma::text::load_tokenizer(
+      context, {.path = o.tokenizer_given ? std::optional<std::string>(o.tokenizer) : std::nullopt}, model.vocab_size());
+  if (!tokenizer) fail(tokenizer.error().to_string());
+  if (const auto* bpe = std::get_if<forma::text::BpeTokenizer>(&*tokenizer)) return run_bpe(o, model, *bpe, steps);
+  return run_llama2c(o, model, std::get<forma::text::Tokenizer>(*tokenizer), steps);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options options = parse(argc, argv);
-  if (is_directory(options.checkpoint)) {
-    auto config = forma::io::hf::read_config(options.checkpoint);
-    if (!config) fail(config.error().to_string());
-    switch (config->family) {
-      case forma::model_family::llama: return run_hf<forma::presets::any_hf_llama>(options);
-      case forma::model_family::qwen2: return run_hf<forma::presets::any_qwen2>(options);
-      case forma::model_family::gpt2:
-        return config->ffn == forma::nn::ffn_kind::gelu_erf
-                   ? run_hf<forma::presets::any_gpt2_erf>(options)
-                   : run_hf<forma::presets::any_gpt2>(options);
-    }
-  }
-  if (is_gguf(options.checkpoint)) return run_gguf(options);
-  if (is_llmc(options.checkpoint)) {
-    auto checkpoint = forma::io::llmc::load<forma::presets::any_gpt2>(options.checkpoint);
-    if (!checkpoint) fail(checkpoint.error().to_string());
-    return run_decoder<forma::presets::any_gpt2>(options, checkpoint->weights());
-  }
-  namespace llama2c = forma::io::llama2c;
-  auto header = llama2c::read_header(options.checkpoint);
-  if (!header) fail(header.error().to_string());
-  // A checkpoint that matches the preset runs on the fully static type.
-  if (llama2c::check_config<forma::presets::stories260k>(*header)) {
-    auto checkpoint = llama2c::load<forma::presets::stories260k>(options.checkpoint);
-    if (!checkpoint) fail(checkpoint.error().to_string());
-    return run(options, checkpoint->weights());
-  }
-  auto checkpoint = llama2c::load<forma::presets::any_llama>(options.checkpoint);
-  if (!checkpoint) fail(checkpoint.error().to_string());
-  return run(options, checkpoint->weights());
+  // Generation from a GGUF file without -z uses the file's own tokenizer (read before the weights).
+  auto done = forma::text::with_checkpoint<int>(
+      {.path = options.checkpoint,
+       .fast_arithmetic = options.arithmetic == "fast",
+       .gguf_tokenizer = !options.tokens && !options.tokenizer_given,
+       .gguf_tokenizer_hint = " (generation needs a tokenizer: pass -z, or --tokens ids --logits-out FILE.npy)"},
+      [&](auto& model, forma::text::CheckpointContext& context) { return run_model(options, model, context); });
+  if (!done) fail(done.error().to_string());
+  return *done;
 }
