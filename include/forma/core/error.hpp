@@ -33,6 +33,7 @@ enum class errc : std::uint8_t {
   invalid_argument,   // a bad value from the caller (sizes, options, text)
   not_found,          // a named tensor or entry is not there
   capacity,           // a fixed-capacity buffer (KV cache, context) is full
+  device,             // a device (CUDA, cuBLAS) call failed, or there is no usable device
 };
 
 constexpr std::string_view name_of(errc code) noexcept {
@@ -47,6 +48,7 @@ constexpr std::string_view name_of(errc code) noexcept {
     case errc::invalid_argument: return "invalid_argument";
     case errc::not_found: return "not_found";
     case errc::capacity: return "capacity";
+    case errc::device: return "device";
   }
   return "?";
 }
