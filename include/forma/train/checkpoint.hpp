@@ -32,7 +32,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -40,10 +39,8 @@
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "forma/core/error.hpp"
+#include "forma/io/atomic_file.hpp"
 #include "forma/io/safetensors.hpp"
 #include "forma/kernels/math.hpp"
 #include "forma/models/llama_config.hpp"
@@ -146,40 +143,7 @@ inline const std::string* find_metadata(const checkpoint_metadata& m, std::strin
 inline constexpr std::string_view checkpoint_format = "forma-train 1";
 
 // Writes `bytes` to path through path.tmp: write, fsync, rename, then fsync of the directory.
-inline Result<void> write_file_atomically(const std::string& path, std::string_view bytes) {
-  const std::string temporary = path + ".tmp";
-  auto failed = [&](const char* what) {
-    return make_error(errc::io, std::string("cannot write the file (") + what + " failed)").with_path(path);
-  };
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return failed("open");
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n <= 0) {
-      ::close(fd);
-      std::remove(temporary.c_str());
-      return failed("write");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    std::remove(temporary.c_str());
-    return failed("fsync");
-  }
-  if (::close(fd) != 0 || std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    return failed("rename");
-  }
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
-}
+using io::write_file_atomically;
 
 // The whole training state of `trainer` (a LlamaTrainer) as a checksummed safetensors file.
 // `metadata` may not use the keys format, step or checksum.
