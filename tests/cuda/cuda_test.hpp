@@ -10,9 +10,46 @@
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <random>
 #include <string>
+#include <vector>
+
+#include <forma/kernels/cuda/memory.cuh>
 
 namespace forma_cuda_test {
+
+template <class T>
+using device_array = forma::Tensor<T, forma::extents<forma::dyn>, forma::cuda>;
+
+template <class T>
+device_array<T> upload(const std::vector<T>& values) {
+  device_array<T> result(values.size());
+  if (!values.empty()) {
+    FORMA_CUDA_CHECK(cudaMemcpy(result.data(), values.data(), values.size() * sizeof(T),
+                                cudaMemcpyHostToDevice));
+  }
+  return result;
+}
+
+template <class T>
+std::vector<T> download(const device_array<T>& array) {
+  std::vector<T> result(array.size());
+  FORMA_CUDA_CHECK(cudaDeviceSynchronize());
+  if (!result.empty()) {
+    FORMA_CUDA_CHECK(cudaMemcpy(result.data(), array.data(), result.size() * sizeof(T),
+                                cudaMemcpyDeviceToHost));
+  }
+  return result;
+}
+
+inline std::vector<float> uniform_values(std::size_t count, unsigned seed, float low = -1.0f,
+                                         float high = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(low, high);
+  std::vector<float> values(count);
+  for (float& value : values) value = dist(rng);
+  return values;
+}
 
 struct entry {
   std::function<void()> run;
