@@ -71,7 +71,12 @@ struct GenerateOptions {
   bool stop_at_eos = true;   // run.c stops at BOS only: set false for its output byte for byte
 };
 
+// Why generate() stopped: the step limit (or max_seq), an end token (BOS as run.c, or EOS), or
+// on_token returning false.
+enum class stop_reason : std::uint8_t { steps, end_token, caller };
+
 struct GenerationStats {
+  stop_reason stopped = stop_reason::steps;
   std::size_t prompt_tokens = 0;     // tokens of the encoded prompt(s), BOS included
   std::size_t generated_tokens = 0;  // tokens sampled
   std::size_t positions = 0;         // positions run (run.c's final pos)
@@ -92,6 +97,17 @@ Result<std::span<const float>> as_logits(R&& returned, std::size_t vocab_size) {
   } else {
     if (!returned.has_value()) return std::move(returned).error();
     return std::span<const float>((*returned).data(), vocab_size);
+  }
+}
+
+// on_token may return void, or bool: false asks generate() to stop (a client that left).
+template <class OnToken>
+bool emit(OnToken& on_token, std::int32_t token, std::string_view text, bool from_prompt) {
+  if constexpr (std::is_same_v<std::invoke_result_t<OnToken&, std::int32_t, std::string_view, bool>, bool>) {
+    return on_token(token, text, from_prompt);
+  } else {
+    on_token(token, text, from_prompt);
+    return true;
   }
 }
 
@@ -127,7 +143,8 @@ Result<std::size_t> check_request(std::string_view what, const M& model, const T
 }  // namespace detail
 
 // on_token(std::int32_t token, std::string_view text, bool from_prompt) is called for every token
-// after BOS with its decoded text; run.c prints Tokenizer::safe_piece(text).
+// after BOS with its decoded text; run.c prints Tokenizer::safe_piece(text). If it returns bool,
+// false stops the generation there (stats.stopped == stop_reason::caller).
 template <causal_lm M, class OnToken>
   requires std::invocable<OnToken&, std::int32_t, std::string_view, bool>
 Result<GenerationStats> generate(M& model, const Tokenizer& tokenizer, Sampler& sampler,
@@ -175,12 +192,17 @@ Result<GenerationStats> generate(M& model, const Tokenizer& tokenizer, Sampler& 
   for (const std::size_t forced = std::min(prompt_tokens.size() - 1, steps); pos < forced; ++pos) {
     const std::int32_t next = prompt_tokens[pos + 1];
     if (next == bos_token) {
+      stats.stopped = stop_reason::end_token;
       stats.positions = pos + 1;
       return stats;
     }
     auto text = tokenizer.decode(token, next);
     if (!text) return std::move(text).error();
-    on_token(next, *text, true);
+    if (!detail::emit(on_token, next, *text, true)) {
+      stats.stopped = stop_reason::caller;
+      stats.positions = pos + 1;
+      return stats;
+    }
     token = next;
     if (!after_first) after_first = detail::clock::now();
   }
@@ -191,10 +213,16 @@ Result<GenerationStats> generate(M& model, const Tokenizer& tokenizer, Sampler& 
     if (stats.generated_tokens == 0) stats.time_to_first_token = detail::seconds_since(started);
     ++stats.generated_tokens;
     ++pos;
-    if (next == bos_token || (options.stop_at_eos && next == eos_token)) break;
+    if (next == bos_token || (options.stop_at_eos && next == eos_token)) {
+      stats.stopped = stop_reason::end_token;
+      break;
+    }
     auto text = tokenizer.decode(token, next);
     if (!text) return std::move(text).error();
-    on_token(next, *text, false);
+    if (!detail::emit(on_token, next, *text, false)) {
+      stats.stopped = stop_reason::caller;
+      break;
+    }
     token = next;
     if (!after_first) after_first = detail::clock::now();
     if (pos >= steps) break;
@@ -272,7 +300,11 @@ Result<GenerationStats> generate(M& model, const BpeTokenizer& tokenizer, Sample
   for (const std::int32_t id : prompt_tokens) {
     text.clear();
     if (auto ok = decoder.next(id, text); !ok) return std::move(ok).error();
-    on_token(id, text, true);
+    if (!detail::emit(on_token, id, text, true)) {
+      stats.stopped = stop_reason::caller;
+      stats.positions = prompt_tokens.size();
+      return stats;
+    }
   }
   const auto after_prompt = detail::clock::now();
   std::size_t pos = prompt_tokens.size();
@@ -281,11 +313,17 @@ Result<GenerationStats> generate(M& model, const BpeTokenizer& tokenizer, Sample
     const std::int32_t next = sampler.sample(work);
     if (stats.generated_tokens == 0) stats.time_to_first_token = detail::seconds_since(started);
     ++stats.generated_tokens;
-    if (options.stop_at_eos && next == tokenizer.eos_id()) break;
+    if (options.stop_at_eos && next == tokenizer.eos_id()) {
+      stats.stopped = stop_reason::end_token;
+      break;
+    }
     text.clear();
     if (auto ok = decoder.next(next, text); !ok) return std::move(ok).error();
-    on_token(next, text, false);
     ++pos;
+    if (!detail::emit(on_token, next, text, false)) {
+      stats.stopped = stop_reason::caller;
+      break;
+    }
     if (pos >= steps) break;
     auto step = detail::forward(model, next, pos - 1);
     if (!step) return std::move(step).error();
@@ -293,7 +331,7 @@ Result<GenerationStats> generate(M& model, const BpeTokenizer& tokenizer, Sample
   }
   text.clear();
   decoder.finish(text);
-  if (!text.empty()) on_token(-1, text, false);
+  if (!text.empty() && stats.stopped != stop_reason::caller) detail::emit(on_token, -1, text, false);
   stats.positions = pos;
   const double elapsed = detail::seconds_since(after_prompt);
   stats.tokens_per_second =
