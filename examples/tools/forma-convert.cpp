@@ -1,0 +1,334 @@
+// forma-convert — Llama models to GGUF (llama.cpp's format), as llama.cpp's converters write them.
+//
+//   forma-convert INPUT OUTPUT.gguf [--type f32|f16|bf16|q8_0] [-z tokenizer.bin]
+//
+// INPUT is a llama2.c checkpoint (.bin, legacy or version 1, fp32) or a Hugging Face model
+// directory (config.json + safetensors) of model_type llama or qwen2.
+//
+// The file: general.architecture "llama" (llama2.c, Hugging Face Llama) or "qwen2", general.name,
+// general.file_type (llama.cpp's LlamaFileType), {arch}.context_length, .embedding_length,
+// .block_count, .feed_forward_length, .attention.head_count, .attention.head_count_kv,
+// .rope.freq_base, .attention.layer_norm_rms_epsilon (llama2.c: run.c's 10000 and 1e-5), and for
+// llama .vocab_size and .rope.dimension_count. Tensors by llama.cpp's names (token_embd.weight,
+// blk.N.attn_q.weight, ..., output_norm.weight, output.weight — absent when the classifier is the
+// embedding). Hugging Face Llama's q and k rows are permuted as llama.cpp's convert_hf_to_gguf.py
+// does (LlamaModel.permute), so that GGUF "llama" rotates adjacent pairs as llama2.c does; a
+// llama2.c checkpoint is already laid out that way and Qwen2 keeps its (i, i + d/2) pairs.
+//
+// --type (default f32) is the type of the matrices; 1-D tensors (norms, biases) stay F32, and a
+// Q8_0 matrix whose rows are not a multiple of 32 long is written F16, as llama.cpp does.
+//
+// -z tokenizer.bin (llama2.c input): the vocabulary goes into the file as tokenizer.ggml.model
+// "llama" — tokens (spaces as U+2581; ids 0, 1, 2 named <unk>, <s>, </s>), scores, token types
+// (unknown, control, byte for the <0xXX> pieces, normal), bos/eos/unk ids 1/2/0 —, so forma-run
+// and llama.cpp generate from the file alone. Hugging Face input: no tokenizer is written (a note
+// says so); run the file with -z or --tokens.
+//
+// The file is written atomically (OUTPUT.tmp, renamed when complete). Every error is one line on
+// stderr naming the file, with exit status 1.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <forma/io/gguf.hpp>
+#include <forma/io/gguf_writer.hpp>
+#include <forma/io/hf.hpp>
+#include <forma/io/llama2c.hpp>
+#include <forma/models/presets.hpp>
+#include <forma/text/tokenizer.hpp>
+
+namespace {
+
+namespace gguf = forma::io::gguf;
+
+struct Options {
+  std::string input, output;
+  std::string type = "f32";
+  std::optional<std::string> tokenizer;
+};
+
+[[noreturn]] void fail(const std::string& message) {
+  std::fprintf(stderr, "forma-convert: %s\n", message.c_str());
+  std::exit(EXIT_FAILURE);
+}
+
+constexpr const char* usage_text =
+    "usage: forma-convert INPUT OUTPUT.gguf [--type f32|f16|bf16|q8_0] [-z tokenizer.bin]";
+
+Options parse(int argc, char** argv) {
+  Options o;
+  std::vector<std::string> positional;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--type" || arg == "-z") {
+      if (i + 1 >= argc) fail(std::string(arg) + " needs a value (" + usage_text + ")");
+      (arg == "--type" ? o.type : o.tokenizer.emplace()) = argv[++i];
+    } else if (arg.starts_with("-") && arg.size() > 1) {
+      fail("unknown flag '" + std::string(arg) + "' (" + usage_text + ")");
+    } else {
+      positional.emplace_back(arg);
+    }
+  }
+  if (positional.size() != 2) fail(usage_text);
+  o.input = positional[0];
+  o.output = positional[1];
+  if (o.type != "f32" && o.type != "f16" && o.type != "bf16" && o.type != "q8_0") {
+    fail("--type '" + o.type + "': f32, f16, bf16 or q8_0");
+  }
+  std::error_code ec;
+  if (std::filesystem::equivalent(o.input, o.output, ec)) fail(o.output + ": the output would replace the input");
+  return o;
+}
+
+// One tensor to write: its GGUF name, ne (fastest first) and f32 values.
+struct Source {
+  std::string name;
+  std::vector<std::uint64_t> ne;
+  std::span<const float> values;
+};
+
+// A model as GGUF wants it.
+struct Converted {
+  std::string architecture;  // "llama" or "qwen2"
+  forma::DecoderShape shape;
+  std::vector<Source> tensors;
+  std::vector<std::vector<float>> owned;  // permuted copies the tensors point into
+};
+
+// A (rows, cols) row-major matrix: ne = {cols, rows}.
+Source matrix(std::string name, const float* data, std::size_t rows, std::size_t cols) {
+  return {std::move(name), {cols, rows}, {data, rows * cols}};
+}
+Source vector(std::string name, const float* data, std::size_t n) { return {std::move(name), {n}, {data, n}}; }
+
+// llama.cpp's LlamaModel.permute: each head's rows [first half; second half] (Hugging Face's
+// rotate_half pairs (i, i + d/2)) interleaved as (2i, 2i + 1).
+std::vector<float> permute_rows(const float* w, std::size_t heads, std::size_t head_dim, std::size_t cols) {
+  std::vector<float> out(heads * head_dim * cols);
+  const std::size_t half = head_dim / 2;
+  for (std::size_t h = 0; h < heads; ++h) {
+    for (std::size_t i = 0; i < half; ++i) {
+      for (std::size_t j = 0; j < 2; ++j) {
+        const float* from = w + (h * head_dim + j * half + i) * cols;
+        std::copy(from, from + cols, out.begin() + static_cast<std::ptrdiff_t>((h * head_dim + 2 * i + j) * cols));
+      }
+    }
+  }
+  return out;
+}
+
+// A llama2.c checkpoint's tensors (views into the mapped file).
+template <forma::LlamaConfig C>
+Converted from_llama2c(const forma::LlamaWeights<C>& w) {
+  Converted m;
+  m.architecture = "llama";
+  const forma::LlamaShape& s = w.shape;
+  m.shape = {.dim = s.dim, .hidden = s.hidden, .layers = s.layers, .heads = s.heads, .kv_heads = s.kv_heads,
+             .vocab = s.vocab, .max_seq = s.max_seq, .positions = 0, .shared_classifier = s.shared_classifier,
+             .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+  const std::size_t D = s.dim, H = s.hidden, KV = s.kv_heads * (s.dim / s.heads), V = s.vocab;
+  m.tensors.push_back(matrix("token_embd.weight", w.token_embedding.data(), V, D));
+  for (std::size_t l = 0; l < s.layers; ++l) {
+    const std::string b = "blk." + std::to_string(l) + ".";
+    m.tensors.push_back(vector(b + "attn_norm.weight", w.rms_att.data() + l * D, D));
+    m.tensors.push_back(matrix(b + "attn_q.weight", w.wq.data() + l * D * D, D, D));
+    m.tensors.push_back(matrix(b + "attn_k.weight", w.wk.data() + l * KV * D, KV, D));
+    m.tensors.push_back(matrix(b + "attn_v.weight", w.wv.data() + l * KV * D, KV, D));
+    m.tensors.push_back(matrix(b + "attn_output.weight", w.wo.data() + l * D * D, D, D));
+    m.tensors.push_back(vector(b + "ffn_norm.weight", w.rms_ffn.data() + l * D, D));
+    m.tensors.push_back(matrix(b + "ffn_gate.weight", w.w1.data() + l * H * D, H, D));
+    m.tensors.push_back(matrix(b + "ffn_up.weight", w.w3.data() + l * H * D, H, D));
+    m.tensors.push_back(matrix(b + "ffn_down.weight", w.w2.data() + l * D * H, D, H));
+  }
+  m.tensors.push_back(vector("output_norm.weight", w.rms_final.data(), D));
+  if (!s.shared_classifier) m.tensors.push_back(matrix("output.weight", w.classifier.data(), V, D));
+  return m;
+}
+
+// A Hugging Face model's tensors (views into the loaded model; Llama's q and k permuted copies).
+template <forma::DecoderConfig C>
+Converted from_hf(const forma::DecoderWeights<C>& w, std::string architecture) {
+  Converted m;
+  m.architecture = std::move(architecture);
+  m.shape = w.shape;
+  const forma::DecoderShape& s = w.shape;
+  const std::size_t D = s.dim, H = s.hidden, KV = s.kv_dim(), V = s.vocab, head_dim = s.head_dim();
+  const bool permute = m.architecture == "llama";
+  m.owned.reserve(2 * s.layers);
+  m.tensors.push_back(matrix("token_embd.weight", w.token_embedding.data(), V, D));
+  for (std::size_t l = 0; l < s.layers; ++l) {
+    const auto& L = w.layers[l];
+    const std::string b = "blk." + std::to_string(l) + ".";
+    const float* wq = L.wq.data();
+    const float* wk = L.wk.data();
+    if (permute) {
+      wq = m.owned.emplace_back(permute_rows(wq, s.heads, head_dim, D)).data();
+      wk = m.owned.emplace_back(permute_rows(wk, s.kv_heads, head_dim, D)).data();
+    }
+    m.tensors.push_back(vector(b + "attn_norm.weight", L.attn_norm.data(), D));
+    m.tensors.push_back(matrix(b + "attn_q.weight", wq, D, D));
+    m.tensors.push_back(matrix(b + "attn_k.weight", wk, KV, D));
+    m.tensors.push_back(matrix(b + "attn_v.weight", L.wv.data(), KV, D));
+    if constexpr (C.qkv_bias()) {
+      m.tensors.push_back(vector(b + "attn_q.bias", L.bq.data(), D));
+      m.tensors.push_back(vector(b + "attn_k.bias", L.bk.data(), KV));
+      m.tensors.push_back(vector(b + "attn_v.bias", L.bv.data(), KV));
+    }
+    m.tensors.push_back(matrix(b + "attn_output.weight", L.wo.data(), D, D));
+    m.tensors.push_back(vector(b + "ffn_norm.weight", L.ffn_norm.data(), D));
+    m.tensors.push_back(matrix(b + "ffn_gate.weight", L.w1.data(), H, D));
+    m.tensors.push_back(matrix(b + "ffn_up.weight", L.w3.data(), H, D));
+    m.tensors.push_back(matrix(b + "ffn_down.weight", L.w2.data(), D, H));
+  }
+  m.tensors.push_back(vector("output_norm.weight", w.final_norm.data(), D));
+  if (!s.shared_classifier) m.tensors.push_back(matrix("output.weight", w.classifier.data(), V, D));
+  return m;
+}
+
+// tokenizer.bin as tokenizer.ggml.* "llama" (the layout llama.cpp's converters give SentencePiece).
+void add_tokenizer(gguf::Writer& w, const forma::text::Tokenizer& t, const std::string& path) {
+  using forma::text::TokenType;
+  const std::size_t n = t.vocab_size();
+  if (n < 3) fail(path + ": a tokenizer with " + std::to_string(n) + " tokens has no <unk>, <s>, </s>");
+  std::vector<std::string> pieces(n);
+  std::vector<float> scores(n);
+  std::vector<std::int32_t> types(n);
+  const auto is_byte_piece = [](std::string_view p) {
+    const auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); };
+    return p.size() == 6 && p.starts_with("<0x") && hex(p[3]) && hex(p[4]) && p[5] == '>';
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto id = static_cast<std::int32_t>(i);
+    const std::string_view piece = t.piece(id);
+    scores[i] = t.score(id);
+    if (i < 3) {
+      static constexpr const char* special[] = {"<unk>", "<s>", "</s>"};
+      pieces[i] = special[i];
+      types[i] = static_cast<std::int32_t>(i == 0 ? TokenType::unknown : TokenType::control);
+    } else if (is_byte_piece(piece)) {
+      pieces[i] = std::string(piece);
+      types[i] = static_cast<std::int32_t>(TokenType::byte);
+    } else {
+      std::string text;
+      for (const char c : piece) text += c == ' ' ? std::string("\xE2\x96\x81") : std::string(1, c);
+      pieces[i] = std::move(text);
+      types[i] = static_cast<std::int32_t>(TokenType::normal);
+    }
+  }
+  const auto check = [&](forma::Result<void> ok) {
+    if (!ok) fail(ok.error().to_string());
+  };
+  check(w.set("tokenizer.ggml.model", "llama"));
+  check(w.set("tokenizer.ggml.tokens", gguf::MetaValue::array(std::move(pieces))));
+  check(w.set("tokenizer.ggml.scores", gguf::MetaValue::array(scores)));
+  check(w.set("tokenizer.ggml.token_type", gguf::MetaValue::array(types)));
+  check(w.set("tokenizer.ggml.bos_token_id", std::uint32_t{1}));
+  check(w.set("tokenizer.ggml.eos_token_id", std::uint32_t{2}));
+  check(w.set("tokenizer.ggml.unknown_token_id", std::uint32_t{0}));
+}
+
+int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* tokenizer) {
+  const std::map<std::string, std::pair<gguf::tensor_type, std::uint32_t>> types{
+      {"f32", {gguf::tensor_type::f32, 0}},
+      {"f16", {gguf::tensor_type::f16, 1}},
+      {"q8_0", {gguf::tensor_type::q8_0, 7}},
+      {"bf16", {gguf::tensor_type::bf16, 32}}};  // llama.cpp's LlamaFileType numbers
+  const auto [matrix_type, file_type] = types.at(o.type);
+  const auto check = [&](forma::Result<void> ok) {
+    if (!ok) fail(o.output + ": " + ok.error().to_string());
+  };
+  const std::string& a = m.architecture;
+  const forma::DecoderShape& s = m.shape;
+  gguf::Writer w;
+  check(w.set("general.architecture", a));
+  const std::filesystem::path input = std::filesystem::path(o.input).lexically_normal();
+  const std::filesystem::path last = input.has_filename() ? input : input.parent_path();
+  std::error_code not_a_directory;
+  const std::string name = (std::filesystem::is_directory(last, not_a_directory) ? last.filename() : last.stem()).string();
+  check(w.set("general.name", name));
+  check(w.set("general.file_type", file_type));
+  if (matrix_type == gguf::tensor_type::q8_0) check(w.set("general.quantization_version", std::uint32_t{2}));
+  const auto u32 = [&](const std::string& key, std::size_t value) {
+    if (value > UINT32_MAX) fail(o.input + ": " + key + " " + std::to_string(value) + " does not fit a uint32");
+    check(w.set(a + "." + key, static_cast<std::uint32_t>(value)));
+  };
+  u32("context_length", s.max_seq);
+  u32("embedding_length", s.dim);
+  u32("block_count", s.layers);
+  u32("feed_forward_length", s.hidden);
+  u32("attention.head_count", s.heads);
+  u32("attention.head_count_kv", s.kv_heads);
+  check(w.set(a + ".rope.freq_base", s.rope_theta));
+  check(w.set(a + ".attention.layer_norm_rms_epsilon", s.norm_eps));
+  if (a == "llama") {
+    u32("vocab_size", s.vocab);
+    u32("rope.dimension_count", s.head_dim());
+  }
+  if (tokenizer != nullptr) add_tokenizer(w, *tokenizer, *o.tokenizer);
+
+  std::map<std::string, std::size_t> counts;
+  std::size_t fallback = 0;
+  for (const Source& t : m.tensors) {
+    gguf::tensor_type type = t.ne.size() == 1 ? gguf::tensor_type::f32 : matrix_type;
+    if (type == gguf::tensor_type::q8_0 && t.ne[0] % 32 != 0) {
+      type = gguf::tensor_type::f16;  // llama.cpp's converter does the same
+      ++fallback;
+    }
+    check(w.add_tensor(t.name, t.ne, type, t.values));
+    ++counts[std::string(gguf::name_of(type))];
+  }
+  check(w.write(o.output));
+
+  std::string listing;
+  for (const auto& [name, n] : counts) listing += (listing.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(o.output, ec);
+  std::printf("%s: GGUF %s, %zu tensors (%s), %zu layers, vocab %zu, %ju bytes\n", o.output.c_str(), a.c_str(),
+              m.tensors.size(), listing.c_str(), s.layers, s.vocab, static_cast<std::uintmax_t>(bytes));
+  if (fallback > 0) {
+    std::printf("  %zu matrices with rows not a multiple of 32 written as F16 (Q8_0 blocks are 32 long)\n", fallback);
+  }
+  if (tokenizer == nullptr) {
+    std::printf("  no tokenizer in the file: generate with forma-run -z TOKENIZER, or use --tokens\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options o = parse(argc, argv);
+  std::error_code ec;
+  if (std::filesystem::is_directory(o.input, ec)) {
+    if (o.tokenizer) fail("-z is for llama2.c checkpoints (a tokenizer.bin); " + o.input + " is a directory");
+    auto config = forma::io::hf::read_config(o.input);
+    if (!config) fail(config.error().to_string());
+    if (config->family == forma::model_family::llama) {
+      auto model = forma::io::hf::load<forma::presets::any_hf_llama>(o.input);
+      if (!model) fail(model.error().to_string());
+      return convert(o, from_hf(model->weights(), "llama"), nullptr);
+    }
+    if (config->family == forma::model_family::qwen2) {
+      auto model = forma::io::hf::load<forma::presets::any_qwen2>(o.input);
+      if (!model) fail(model.error().to_string());
+      return convert(o, from_hf(model->weights(), "qwen2"), nullptr);
+    }
+    fail(config->path + ": model_type '" + config->model_type + "': forma-convert writes llama and qwen2");
+  }
+  auto checkpoint = forma::io::llama2c::load<forma::presets::any_llama>(o.input);
+  if (!checkpoint) fail(checkpoint.error().to_string());
+  std::optional<forma::text::Tokenizer> tokenizer;
+  if (o.tokenizer) {
+    auto loaded = forma::text::Tokenizer::load(*o.tokenizer, checkpoint->weights().shape.vocab);
+    if (!loaded) fail(loaded.error().to_string());
+    tokenizer.emplace(std::move(*loaded));
+  }
+  return convert(o, from_llama2c(checkpoint->weights()), tokenizer ? &*tokenizer : nullptr);
+}
