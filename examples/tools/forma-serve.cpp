@@ -46,10 +46,6 @@
 
 #include <httplib.h>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 #include <forma/io/json.hpp>
 #include <forma/text/bpe.hpp>
 #include <forma/text/checkpoint.hpp>
@@ -75,7 +71,6 @@ struct Options {
   std::size_t max_prompt_bytes = 32768;
   std::size_t max_body_bytes = 1 << 20;
   double timeout = 300;                // seconds per request, queueing included
-  int threads = 0;                     // OpenMP threads per generation; 0: the default
   std::size_t token_delay_ms = 0;      // testing: a pause after each generated token
   std::string arithmetic = "llama2c";
   std::string chat_template = "plain";
@@ -97,7 +92,6 @@ struct Options {
       "  --max-prompt-bytes <n>    default 32768 (the prompt must also fit the context)\n"
       "  --max-body-bytes <n>      request bodies above this get 413, default 1048576\n"
       "  --timeout <seconds>       per request, queueing included, default 300\n"
-      "  --threads <n>             OpenMP threads per generation, default: OpenMP's\n"
       "  -a llama2c|fast           arithmetic, as forma-run's -a (default llama2c)\n"
       "  --chat-template plain|llama2|chatml  how /v1/chat/completions renders messages, default plain\n"
       "  --model-name <name>       the id in /v1/models, default: the checkpoint's file name\n"
@@ -105,7 +99,8 @@ struct Options {
       "                            disconnect from, queue behind or time out), default 0\n"
       "Queue policy: one generation at a time, in arrival order (FIFO); a request still queued at its\n"
       "deadline gets 503, one generating stops with stop_reason \"timeout\"; a streaming client that\n"
-      "disconnects stops its generation. SIGINT/SIGTERM shut down gracefully (exit 0).\n",
+      "disconnects stops its generation. SIGINT/SIGTERM shut down gracefully (exit 0).\n"
+      "Threads per generation: OMP_NUM_THREADS (FORMA_NUM_THREADS), as for every forma program.\n",
       status == 0 ? stdout : stderr);
   std::exit(status);
 }
@@ -145,6 +140,7 @@ Options parse(int argc, char** argv) {
       o.port = static_cast<int>(port);
     } else if (flag == "--max-queue") {
       o.max_queue = parse_count(flag, value, 0);
+      if (o.max_queue > 1024) fail("--max-queue: at most 1024 (each waiting request holds a thread)");
     } else if (flag == "--max-tokens-limit") {
       o.max_tokens_limit = parse_count(flag, value, 1);
     } else if (flag == "--default-max-tokens") {
@@ -159,8 +155,6 @@ Options parse(int argc, char** argv) {
       if (*value == '\0' || *end != '\0' || !(o.timeout > 0) || o.timeout > 1e7) {
         fail("--timeout: '" + std::string(value) + "' is not a number of seconds > 0");
       }
-    } else if (flag == "--threads") {
-      o.threads = static_cast<int>(std::min<std::size_t>(parse_count(flag, value, 1), 4096));
     } else if (flag == "-a") {
       o.arithmetic = value;
       if (o.arithmetic != "llama2c" && o.arithmetic != "fast") fail("-a: '" + o.arithmetic + "' (llama2c or fast)");
@@ -283,8 +277,8 @@ std::atomic<bool> shutting_down{false};
 template <class Model, class Tokenizer>
 class ModelEngine final : public Engine {
  public:
-  ModelEngine(Model& model, const Tokenizer& tokenizer, int threads, std::size_t token_delay_ms)
-      : model_(model), tokenizer_(tokenizer), threads_(threads), token_delay_(token_delay_ms) {}
+  ModelEngine(Model& model, const Tokenizer& tokenizer, std::size_t token_delay_ms)
+      : model_(model), tokenizer_(tokenizer), token_delay_(token_delay_ms) {}
 
   std::size_t context_length() const override { return model_.max_sequence(); }
 
@@ -301,9 +295,6 @@ class ModelEngine final : public Engine {
   }
 
   forma::Result<Outcome> run(const Job& job, const OnText& on_text) override {
-#ifdef _OPENMP
-    if (threads_ > 0) omp_set_num_threads(threads_);
-#endif
     auto positions = prompt_positions(job.prompt);
     if (!positions) return std::move(positions).error();
     const std::size_t steps = std::min(context_length(), *positions + job.max_tokens);
@@ -349,7 +340,6 @@ class ModelEngine final : public Engine {
  private:
   Model& model_;
   const Tokenizer& tokenizer_;
-  int threads_;
   std::chrono::milliseconds token_delay_;
 };
 
@@ -980,8 +970,7 @@ int main(int argc, char** argv) {
         return std::visit(
             [&](const auto& chosen) {
               using Tokenizer = std::remove_cvref_t<decltype(chosen)>;
-              ModelEngine<std::remove_cvref_t<decltype(model)>, Tokenizer> engine(model, chosen, options.threads,
-                                                                              options.token_delay_ms);
+              ModelEngine<std::remove_cvref_t<decltype(model)>, Tokenizer> engine(model, chosen, options.token_delay_ms);
               Server server(options, engine);
               std::thread signals_thread([&server] { wait_for_signal(server); });
               const int status = server.run();
