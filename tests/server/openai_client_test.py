@@ -62,6 +62,7 @@ def main():
     parser.add_argument("--serve", required=True)
     parser.add_argument("--run", required=True)
     parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--data-dir", default=".")
     parser.add_argument("--work-dir", default=".")
     serve_test.ARGS = parser.parse_args()
     server = serve_test.Server()

@@ -36,11 +36,12 @@ def check(condition, message):
 class Server:
     """forma-serve running on a free port; stderr goes to a file read back on failure."""
 
-    def __init__(self, *extra):
+    def __init__(self, *extra, model=None):
         self.log_path = os.path.join(ARGS.work_dir, "forma-serve-%d.log" % os.getpid())
         self.log = open(self.log_path, "w+b")
-        command = [ARGS.serve, os.path.join(ARGS.model_dir, "stories260K.bin"),
-                   "-z", os.path.join(ARGS.model_dir, "tok512.bin"), "--port", "0", *extra]
+        if model is None:
+            model = [os.path.join(ARGS.model_dir, "stories260K.bin"), "-z", os.path.join(ARGS.model_dir, "tok512.bin")]
+        command = [ARGS.serve, *model, "--port", "0", *extra]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log)
         line = self._read_line(60)
         match = re.fullmatch(r"listening on http://127\.0\.0\.1:(\d+)\n", line)
@@ -140,10 +141,10 @@ def generate_events(server, body, stop_reasons=("length", "eos")):
     return text, final
 
 
-def run_forma_run(prompt, steps, temperature=0.0, seed=42):
-    command = [ARGS.run, os.path.join(ARGS.model_dir, "stories260K.bin"), "-z",
-               os.path.join(ARGS.model_dir, "tok512.bin"), "-t", str(temperature), "-s", str(seed),
-               "-n", str(steps), "-i", prompt]
+def run_forma_run(prompt, steps, temperature=0.0, seed=42, model=None):
+    if model is None:
+        model = [os.path.join(ARGS.model_dir, "stories260K.bin"), "-z", os.path.join(ARGS.model_dir, "tok512.bin")]
+    command = [ARGS.run, *model, "-t", str(temperature), "-s", str(seed), "-n", str(steps), "-i", prompt]
     done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
     check(done.returncode == 0, "forma-run failed: %r" % done.stderr)
     return done.stdout.decode()
@@ -502,6 +503,47 @@ def check_signal(signal_number):
     return run
 
 
+def tiny_gguf():
+    # A random-weight Llama with tok512 as its own tokenizer: at temperature 1.5 it samples byte
+    # pieces (<0xE2> ...) that split characters across tokens, and invalid sequences.
+    return [os.path.join(ARGS.data_dir, "gguf", "models", "llama_tiny_q8_0_tok512.gguf")]
+
+
+def tiny_gpt2():
+    return [os.path.join(ARGS.data_dir, "hf", "gpt2_tiny")]
+
+
+def check_utf8(server):
+    held_back = non_ascii = 0
+    for seed in range(1, 7):
+        body = {"prompt": "Hello \u00e9\U0001F600 world", "max_tokens": 100, "temperature": 1.5, "seed": seed}
+        payloads = stream(server, "/v1/generate", dict(body, stream=True))  # decoded as strict UTF-8
+        events = [json.loads(p) for p in payloads]
+        for event in events[:-1]:
+            held_back += event["text"] == ""
+            non_ascii += any(ord(c) > 127 for c in event["text"])
+            for c in event["text"]:
+                check(not 0xD800 <= ord(c) <= 0xDFFF, "a surrogate in %r" % event)
+        text, final = generate_events(server, body)
+        plain = post_json(server, "/v1/generate", body)
+        check(text == plain["text"], "seed %d: streamed %r, plain %r" % (seed, text, plain["text"]))
+        check(final["completion_tokens"] == plain["completion_tokens"], "counts differ")
+    # The case under test happened: bytes were held back, characters above ASCII came out.
+    check(held_back > 0 and non_ascii > 0, "held back %d, non-ASCII %d: nothing was split" % (held_back, non_ascii))
+
+
+def check_bpe(server):
+    # A Hugging Face GPT-2 directory (byte-level BPE beside the weights): greedy equals forma-run's.
+    for prompt in ("Hello world", "The quick brown fox"):
+        answer = post_json(server, "/v1/generate", {"prompt": prompt, "max_tokens": 24, "temperature": 0})
+        check(answer["completion_tokens"] == 24 and answer["stop_reason"] == "length", "answer %r" % answer)
+        steps = answer["prompt_tokens"] + answer["completion_tokens"]
+        expected = run_forma_run(prompt, steps, model=tiny_gpt2())
+        check(expected == prompt + answer["text"] + "\n", "forma-run %r, forma-serve %r" % (expected, answer))
+        text, final = generate_events(server, {"prompt": prompt, "max_tokens": 24, "temperature": 0})
+        check(text == answer["text"] and final["completion_tokens"] == 24, "streamed %r" % text)
+
+
 CHECKS = {
     "haiku": (check_haiku, []),
     "sse": (check_sse, []),
@@ -516,6 +558,8 @@ CHECKS = {
     "endpoints": (check_endpoints, []),
     "sigterm": (check_signal(signal.SIGTERM), ["--token-delay-ms", "20"]),
     "sigint": (check_signal(signal.SIGINT), ["--token-delay-ms", "20"]),
+    "utf8": (check_utf8, [], tiny_gguf),
+    "bpe": (check_bpe, [], tiny_gpt2),
 }
 
 
@@ -525,11 +569,12 @@ def main():
     parser.add_argument("--serve", required=True)
     parser.add_argument("--run", required=True)
     parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--data-dir", required=True)
     parser.add_argument("--work-dir", default=".")
     parser.add_argument("check", choices=sorted(CHECKS))
     ARGS = parser.parse_args()
-    function, extra = CHECKS[ARGS.check]
-    server = Server(*extra)
+    function, extra, *model = CHECKS[ARGS.check]
+    server = Server(*extra, model=model[0]() if model else None)
     try:
         function(server)
         check(server.process.poll() in (None, 0), "forma-serve exited with %r" % server.process.poll())
