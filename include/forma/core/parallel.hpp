@@ -1,46 +1,224 @@
-// forma/core/parallel.hpp — the one parallel loop every CPU kernel uses.
+// forma/core/parallel.hpp — the one parallel loop every CPU kernel uses, on one thread pool.
 //
-// parallel_for(count, body) calls body(i) for i in [0, count), split into contiguous static
-// chunks over OpenMP threads when forma is built with OpenMP (the forma::forma target links it
-// when found), serially otherwise. Each index's work is done by one thread in a fixed order, so
-// results do not depend on the number of threads.
+// parallel_for(count, work, body) calls body(i) for every i in [0, count). Large loops are split
+// into chunks that the calling thread and the pool's persistent workers claim from a shared
+// counter; small ones (count × work below parallel_min_work) stay on the calling thread. Each
+// index's work is done by one thread, whole, so results never depend on the number of threads or
+// on which thread ran what.
+//
+// The pool (one per process, started on first use):
+// - workers persist between loops: a loop costs an atomic counter and a cache line, no thread
+//   creation, no fork/join barrier. Idle workers spin briefly (a decode step's ops follow each
+//   other within microseconds), then sleep on a condition variable.
+// - the caller never waits for a worker that has not started: chunks are claimed, not assigned,
+//   so on a machine where another process holds a core the caller does the late worker's share
+//   itself and returns as soon as every claimed chunk is done. (An OpenMP team barrier waits for
+//   every thread of the team, which is what made a tiny model run 5× slower on 2 threads than on
+//   1 on a shared 2-core VM.)
+// - a parallel_for inside a body, or from a second thread while the pool is busy, runs serially.
+//
+// Threads: FORMA_NUM_THREADS, else OMP_NUM_THREADS, else std::thread::hardware_concurrency();
+// set_parallel_threads(n) changes it at run time (n = 1: everything on the calling thread).
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstddef>
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
 
 namespace forma {
 
 // Below this many units of work a loop stays on the calling thread: waking threads costs more.
 inline constexpr std::size_t parallel_min_work = 1u << 15;
 
+namespace parallel_detail {
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// The threads a process starts with: FORMA_NUM_THREADS, OMP_NUM_THREADS, or every hardware thread.
+inline std::size_t threads_from_environment() noexcept {
+  for (const char* name : {"FORMA_NUM_THREADS", "OMP_NUM_THREADS"}) {
+    if (const char* value = std::getenv(name)) {
+      char* end = nullptr;
+      const unsigned long n = std::strtoul(value, &end, 10);
+      if (end != value && n > 0) return std::min<std::size_t>(n, 1024);
+    }
+  }
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : hw;
+}
+
+// One loop being run: body(begin, end) over chunks [k·chunk, min((k+1)·chunk, count)).
+struct Job {
+  void (*run)(const void* body, std::size_t begin, std::size_t end) = nullptr;
+  const void* body = nullptr;
+  std::size_t count = 0;
+  std::size_t chunk = 1;
+  std::size_t chunks = 0;
+  std::atomic<std::size_t> next{0};  // the next chunk to claim
+  std::atomic<std::size_t> done{0};  // chunks finished
+
+  // Claims and runs chunks until none is left.
+  void work() noexcept {
+    for (;;) {
+      const std::size_t k = next.fetch_add(1, std::memory_order_relaxed);
+      if (k >= chunks) return;
+      const std::size_t begin = k * chunk;
+      const std::size_t end = std::min(count, begin + chunk);
+      run(body, begin, end);
+      done.fetch_add(1, std::memory_order_release);
+    }
+  }
+};
+
+// 0 on the threads the user made; k + 1 on worker k. True while a thread runs a loop's body.
+inline thread_local std::size_t thread_index = 0;
+inline thread_local bool in_loop = false;
+
+class Pool {
+ public:
+  static Pool& instance() {
+    // Never destroyed: a static destructor elsewhere may still run a loop at exit, and workers
+    // asleep on a futex cost nothing when the process ends.
+    static Pool* pool = new Pool(threads_from_environment());
+    return *pool;
+  }
+
+  std::size_t threads() const noexcept { return threads_.load(std::memory_order_relaxed); }
+
+  void set_threads(std::size_t n) {
+    n = std::clamp<std::size_t>(n, 1, 1024);
+    const std::lock_guard lock(run_mutex_);
+    while (workers_.size() + 1 < n) start_worker();
+    threads_.store(n, std::memory_order_relaxed);
+  }
+
+  // Runs `job` on the caller and on up to threads() − 1 workers; false (nothing run) when the
+  // pool is busy with another caller's loop.
+  bool run(Job& job) {
+    std::unique_lock lock(run_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return false;
+    job_.store(&job, std::memory_order_seq_cst);
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) != 0) {
+      const std::lock_guard sleep_lock(sleep_mutex_);
+      wake_.notify_all();
+    }
+    in_loop = true;
+    job.work();
+    // Every chunk is claimed; wait for the ones still running elsewhere.
+    while (job.done.load(std::memory_order_acquire) != job.chunks) cpu_relax();
+    in_loop = false;
+    // Retire the job; a worker that saw it keeps it alive in users_ until it leaves.
+    job_.store(nullptr, std::memory_order_seq_cst);
+    while (users_.load(std::memory_order_seq_cst) != 0) cpu_relax();
+    return true;
+  }
+
+ private:
+  explicit Pool(std::size_t threads) {
+    threads = std::clamp<std::size_t>(threads, 1, 1024);
+    while (workers_.size() + 1 < threads) start_worker();
+    threads_.store(threads, std::memory_order_relaxed);
+  }
+
+  // Called with no loop running. The epoch the worker starts from is read here, not by the new
+  // thread: a thread first scheduled after the next loop was published must still see that loop.
+  void start_worker() {
+    const std::size_t index = workers_.size() + 1;
+    const std::uint32_t epoch = epoch_.load(std::memory_order_seq_cst);
+    workers_.emplace_back([this, index, epoch] { worker(index, epoch); });
+    workers_.back().detach();
+  }
+
+  void worker(std::size_t index, std::uint32_t seen) noexcept {
+    thread_index = index;
+    in_loop = true;  // a loop inside a worker's chunk runs serially
+    for (;;) {
+      // Spin a while (≈ 0.1–0.5 ms), then sleep until the next loop is published.
+      std::uint32_t now = seen;
+      for (int spin = 0; spin < (1 << 14) && (now = epoch_.load(std::memory_order_acquire)) == seen; ++spin) {
+        cpu_relax();
+      }
+      if (now == seen) {
+        std::unique_lock sleep_lock(sleep_mutex_);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        wake_.wait(sleep_lock, [&] { return epoch_.load(std::memory_order_seq_cst) != seen; });
+        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+        now = epoch_.load(std::memory_order_acquire);
+      }
+      seen = now;
+      if (index >= threads()) continue;  // set_parallel_threads lowered the count
+      users_.fetch_add(1, std::memory_order_seq_cst);
+      if (Job* job = job_.load(std::memory_order_seq_cst)) job->work();
+      users_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+  }
+
+  std::mutex run_mutex_;
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+  std::atomic<Job*> job_{nullptr};
+  std::atomic<std::uint32_t> epoch_{0};
+  std::atomic<std::uint32_t> sleepers_{0};
+  std::atomic<std::uint32_t> users_{0};
+  std::atomic<std::size_t> threads_{1};
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace parallel_detail
+
+// The number of threads parallel_for may use (the caller included).
+inline int parallel_threads() noexcept {
+  return static_cast<int>(parallel_detail::Pool::instance().threads());
+}
+
+// Sets the number of threads parallel_for may use (≥ 1; the caller is one of them).
+inline void set_parallel_threads(int threads) {
+  parallel_detail::Pool::instance().set_threads(threads < 1 ? 1 : static_cast<std::size_t>(threads));
+}
+
+// A number below parallel_threads() naming the thread running the current body: 0 on the
+// calling thread, 1.. on the pool's workers (for per-thread scratch).
+inline std::size_t parallel_thread_index() noexcept { return parallel_detail::thread_index; }
+
 // `work_per_index` estimates the cost of one body(i) in cheap operations (flops, bytes), so small
 // loops do not pay for threads.
 template <class Body>
 void parallel_for(std::size_t count, std::size_t work_per_index, Body&& body) {
-#if defined(_OPENMP)
-  if (count > 1 && count * work_per_index >= parallel_min_work && !omp_in_parallel()) {
-    const auto n = static_cast<long long>(count);
-#pragma omp parallel for schedule(static)
-    for (long long i = 0; i < n; ++i) body(static_cast<std::size_t>(i));
-    return;
+  if (count > 1 && count * work_per_index >= parallel_min_work && !parallel_detail::in_loop) {
+    auto& pool = parallel_detail::Pool::instance();
+    const std::size_t threads = pool.threads();
+    if (threads > 1) {
+      using B = std::remove_reference_t<Body>;
+      parallel_detail::Job job;
+      job.run = [](const void* b, std::size_t begin, std::size_t end) {
+        B& f = *const_cast<B*>(static_cast<const B*>(b));
+        for (std::size_t i = begin; i < end; ++i) f(i);
+      };
+      job.body = &body;
+      job.count = count;
+      // About four chunks per thread, each worth at least parallel_min_work / 4.
+      const std::size_t min_chunk = std::max<std::size_t>(1, (parallel_min_work / 4) / std::max<std::size_t>(1, work_per_index));
+      job.chunk = std::max(min_chunk, (count + 4 * threads - 1) / (4 * threads));
+      job.chunks = (count + job.chunk - 1) / job.chunk;
+      if (job.chunks > 1 && pool.run(job)) return;
+    }
   }
-#else
-  (void)work_per_index;
-#endif
   for (std::size_t i = 0; i < count; ++i) body(i);
-}
-
-// The number of threads parallel_for may use.
-inline int parallel_threads() noexcept {
-#if defined(_OPENMP)
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
 }
 
 }  // namespace forma

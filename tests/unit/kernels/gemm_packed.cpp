@@ -17,9 +17,7 @@
 
 #include <forma/kernels/cpu/gemm_packed.hpp>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include <forma/core/parallel.hpp>
 
 #include "allocation_counter.hpp"
 
@@ -224,28 +222,24 @@ TEST_CASE("gemm_packed: the static-shape forms give the run-time forms' bits") {
 }
 
 TEST_CASE("gemm_packed: 1 thread and 2 threads give the same bits") {
-#if defined(_OPENMP)
   // Big enough to be split (M·N·K ≥ parallel_min_flops): by columns, and by rows (N narrow).
   const Shape shapes[] = {{64, 300, 100}, {3, 2000, 200}, {300, 20, 300}, {100, 100, 150}};
-  const int saved = omp_get_max_threads();
+  const int saved = forma::parallel_threads();
   unsigned seed = 400;
   for (const Shape& s : shapes) {
     for (Op op : all_ops) {
       const Problem p(s, op, 1, seed++);
       std::vector<float> one = p.c, two = p.c;
-      omp_set_num_threads(1);
+      forma::set_parallel_threads(1);
       p.run(one, true);
-      omp_set_num_threads(2);
+      forma::set_parallel_threads(2);
       p.run(two, true);
       INFO(name(op), s.m, "x", s.n, "x", s.k);
       CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
       check(p, two, true);
     }
   }
-  omp_set_num_threads(saved);
-#else
-  MESSAGE("built without OpenMP: one thread only");
-#endif
+  forma::set_parallel_threads(saved);
 }
 
 TEST_CASE("gemm_packed: no allocation once warm") {

@@ -22,9 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include <forma/core/parallel.hpp>
 
 #include <forma/forma.hpp>
 #include <forma/io/npy.hpp>
@@ -326,25 +324,19 @@ TEST_CASE("train: a tiny GPT-2 learns a repeating pattern and forma::Decoder run
 TEST_CASE("train: GPT2Trainer is bit-for-bit reproducible across runs and thread counts") {
   auto trainer = std::make_unique<PatternGPT2>();
   constexpr std::size_t steps = 10;
-#if defined(_OPENMP)
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-#endif
+  const int threads = forma::parallel_threads();
+  forma::set_parallel_threads(1);
   const GPT2Trace one = train_gpt2_pattern(*trainer, 7, steps);
   const GPT2Trace again = train_gpt2_pattern(*trainer, 7, steps);
   CHECK(same_floats(one.params, again.params));
-#if defined(_OPENMP)
-  omp_set_num_threads(2);
+  forma::set_parallel_threads(2);
   const GPT2Trace two = train_gpt2_pattern(*trainer, 7, steps);
-  omp_set_num_threads(threads);
+  forma::set_parallel_threads(threads);
   CHECK(one.losses == two.losses);
   CHECK(same_floats(one.grads, two.grads));
   CHECK(same_floats(one.params, two.params));
   MESSAGE("GPT-2, 1 vs 2 threads: " << one.params.size() << " parameters identical after "
                                     << steps << " steps");
-#else
-  MESSAGE("built without OpenMP: one thread only");
-#endif
   const GPT2Trace other = train_gpt2_pattern(*trainer, 8, steps);
   CHECK_FALSE(same_floats(one.params, other.params));
 }

@@ -22,9 +22,7 @@
 #include <string>
 #include <vector>
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
+#include <forma/core/parallel.hpp>
 
 #include <forma/forma.hpp>
 #include <forma/io/llama2c.hpp>
@@ -335,23 +333,17 @@ TEST_CASE("train: a tiny Llama learns a repeating pattern and forma::Llama runs 
 
 TEST_CASE("train: training is bit-for-bit reproducible across runs and thread counts") {
   auto trainer = std::make_unique<PatternTrainer>();
-#if defined(_OPENMP)
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-#endif
+  const int threads = forma::parallel_threads();
+  forma::set_parallel_threads(1);
   const PatternResult one = train_pattern(*trainer, 7);
   const PatternResult again = train_pattern(*trainer, 7);
   CHECK(std::memcmp(one.params.data(), again.params.data(), one.params.size() * sizeof(float)) == 0);
-#if defined(_OPENMP)
-  omp_set_num_threads(2);
+  forma::set_parallel_threads(2);
   const PatternResult two = train_pattern(*trainer, 7);
-  omp_set_num_threads(threads);
+  forma::set_parallel_threads(threads);
   CHECK(std::memcmp(one.params.data(), two.params.data(), one.params.size() * sizeof(float)) == 0);
   MESSAGE("1 vs 2 threads: " << one.params.size() << " parameters identical after "
                              << pattern_steps << " steps");
-#else
-  MESSAGE("built without OpenMP: one thread only");
-#endif
   const PatternResult other = train_pattern(*trainer, 8);
   CHECK(std::memcmp(one.params.data(), other.params.data(), one.params.size() * sizeof(float)) != 0);
 }

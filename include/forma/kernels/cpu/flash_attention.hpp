@@ -31,13 +31,7 @@ constexpr std::size_t flash_scratch_floats(std::size_t block, std::size_t head_d
 
 namespace detail {
 
-inline std::size_t worker_index() noexcept {
-#if defined(_OPENMP)
-  return static_cast<std::size_t>(omp_get_thread_num());
-#else
-  return 0;
-#endif
-}
+inline std::size_t worker_index() noexcept { return parallel_thread_index(); }
 
 // One head, queries [q_begin, q_end) of the call (query i is at position first + i).
 template <std::size_t Block>
