@@ -1,9 +1,16 @@
 // forma-convert — Llama models to GGUF (llama.cpp's format), as llama.cpp's converters write them.
 //
 //   forma-convert INPUT OUTPUT.gguf [--type f32|f16|bf16|q8_0] [-z tokenizer.bin]
+//   forma-convert INPUT.bin OUTPUT.bin --format llama2c --type q8_0 [--group-size 64]
 //
-// INPUT is a llama2.c checkpoint (.bin, legacy or version 1, fp32) or a Hugging Face model
-// directory (config.json + safetensors) of model_type llama or qwen2.
+// INPUT is a llama2.c checkpoint (.bin: legacy or version 1 fp32, or version 2 Q8_0, dequantized)
+// or a Hugging Face model directory (config.json + safetensors) of model_type llama or qwen2.
+//
+// --format llama2c writes a llama2.c version 2 file (magic "ak42", Q8_0: int8 values and one fp32
+// scale per group, the norms in fp32) from a llama2.c checkpoint, byte for byte as llama2.c's
+// export.py --version 2 does: groups of --group-size (default 64, halved until it divides dim, as
+// export.py backs off), scale = max|x| / 127, q = round(x / scale) with halves to even (torch.round).
+// forma-run and runq.c run the file.
 //
 // The file: general.architecture "llama" (llama2.c, Hugging Face Llama) or "qwen2", general.name,
 // general.file_type (llama.cpp's LlamaFileType), {arch}.context_length, .embedding_length,
@@ -37,6 +44,7 @@
 #include <string_view>
 #include <vector>
 
+#include <forma/io/atomic_file.hpp>
 #include <forma/io/gguf.hpp>
 #include <forma/io/gguf_writer.hpp>
 #include <forma/io/hf.hpp>
@@ -51,7 +59,9 @@ namespace gguf = forma::io::gguf;
 struct Options {
   std::string input, output;
   std::string type = "f32";
+  std::string format = "gguf";
   std::optional<std::string> tokenizer;
+  std::optional<std::size_t> group_size;
 };
 
 [[noreturn]] void fail(const std::string& message) {
@@ -60,16 +70,28 @@ struct Options {
 }
 
 constexpr const char* usage_text =
-    "usage: forma-convert INPUT OUTPUT.gguf [--type f32|f16|bf16|q8_0] [-z tokenizer.bin]";
+    "usage: forma-convert INPUT OUTPUT [--type f32|f16|bf16|q8_0] [-z tokenizer.bin] "
+    "[--format gguf|llama2c] [--group-size N]";
 
 Options parse(int argc, char** argv) {
   Options o;
   std::vector<std::string> positional;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--type" || arg == "-z") {
+    if (arg == "--type" || arg == "-z" || arg == "--format" || arg == "--group-size") {
       if (i + 1 >= argc) fail(std::string(arg) + " needs a value (" + usage_text + ")");
-      (arg == "--type" ? o.type : o.tokenizer.emplace()) = argv[++i];
+      const std::string value = argv[++i];
+      if (arg == "--type") o.type = value;
+      if (arg == "-z") o.tokenizer = value;
+      if (arg == "--format") o.format = value;
+      if (arg == "--group-size") {
+        char* end = nullptr;
+        const unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+        if (value.empty() || *end != '\0' || value[0] == '-' || n == 0 || n > (1u << 30)) {
+          fail("--group-size '" + value + "': a positive integer");
+        }
+        o.group_size = static_cast<std::size_t>(n);
+      }
     } else if (arg.starts_with("-") && arg.size() > 1) {
       fail("unknown flag '" + std::string(arg) + "' (" + usage_text + ")");
     } else {
@@ -82,6 +104,12 @@ Options parse(int argc, char** argv) {
   if (o.type != "f32" && o.type != "f16" && o.type != "bf16" && o.type != "q8_0") {
     fail("--type '" + o.type + "': f32, f16, bf16 or q8_0");
   }
+  if (o.format != "gguf" && o.format != "llama2c") fail("--format '" + o.format + "': gguf or llama2c");
+  if (o.format == "llama2c" && o.type != "q8_0") {
+    fail("--format llama2c writes version 2 (Q8_0) files: give --type q8_0");
+  }
+  if (o.format == "llama2c" && o.tokenizer) fail("-z: a llama2.c checkpoint holds no tokenizer");
+  if (o.group_size && o.format != "llama2c") fail("--group-size is for --format llama2c");
   std::error_code ec;
   if (std::filesystem::equivalent(o.input, o.output, ec)) fail(o.output + ": the output would replace the input");
   return o;
@@ -301,12 +329,26 @@ int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* 
   return 0;
 }
 
+// A llama2.c version 2 (Q8_0) file, as export.py --version 2 writes it.
+template <forma::LlamaConfig C>
+int write_llama2c_q8_0(const Options& o, const forma::LlamaWeights<C>& w) {
+  namespace llama2c = forma::io::llama2c;
+  const std::size_t group = o.group_size.value_or(llama2c::q80_group_size(w.shape.dim));
+  auto bytes = llama2c::encode_q8_0_v2(w, group);
+  if (!bytes) fail(o.input + ": " + bytes.error().to_string());
+  if (auto ok = forma::io::write_file_atomically(o.output, *bytes); !ok) fail(ok.error().to_string());
+  std::printf("%s: llama2.c version 2 (Q8_0), group size %zu, %zu layers, vocab %zu, %zu bytes\n", o.output.c_str(),
+              group, w.shape.layers, w.shape.vocab, bytes->size());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
   std::error_code ec;
   if (std::filesystem::is_directory(o.input, ec)) {
+    if (o.format == "llama2c") fail(o.input + ": --format llama2c converts llama2.c checkpoints");
     if (o.tokenizer) fail("-z is for llama2.c checkpoints (a tokenizer.bin); " + o.input + " is a directory");
     auto config = forma::io::hf::read_config(o.input);
     if (!config) fail(config.error().to_string());
@@ -322,8 +364,9 @@ int main(int argc, char** argv) {
     }
     fail(config->path + ": model_type '" + config->model_type + "': forma-convert writes llama and qwen2");
   }
-  auto checkpoint = forma::io::llama2c::load<forma::presets::any_llama>(o.input);
+  auto checkpoint = forma::io::llama2c::load_fp32<forma::presets::any_llama>(o.input);
   if (!checkpoint) fail(checkpoint.error().to_string());
+  if (o.format == "llama2c") return write_llama2c_q8_0(o, checkpoint->weights());
   std::optional<forma::text::Tokenizer> tokenizer;
   if (o.tokenizer) {
     auto loaded = forma::text::Tokenizer::load(*o.tokenizer, checkpoint->weights().shape.vocab);

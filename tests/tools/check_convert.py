@@ -11,6 +11,7 @@ usage: check_convert.py FORMA_CONVERT FORMA_RUN INPUT TYPE OUT_DIR
                                  file with the same type, dims and bytes (tensors GGUF holds as F32
                                  where the converted file has F16 are compared after rounding to F16)
            [-z TOKENIZER] [-a llama2c|fast]
+           [--format llama2c] [--group-size N]   write a llama2.c version 2 (Q8_0) .bin instead
 
 Runs `forma-convert INPUT OUT_DIR/NAME.gguf --type TYPE [-z TOKENIZER]` as a user would, then
 `forma-run X --tokens IDS --logits-out F.npy` on INPUT and on the converted file, and prints the
@@ -106,19 +107,24 @@ def main():
     p.add_argument("--same-tensors")
     p.add_argument("-z")
     p.add_argument("-a", default="llama2c")
+    p.add_argument("--format", default="gguf")
+    p.add_argument("--group-size")
     args = p.parse_args()
     if not args.bitequal and args.tolerance is None:
         sys.exit("give --bitequal or --tolerance")
 
     os.makedirs(args.out_dir, exist_ok=True)
     stem = os.path.basename(args.input.rstrip("/")).replace(".bin", "")
-    out = os.path.join(args.out_dir, f"{stem}_{args.type}.gguf")
+    extension = ".gguf" if args.format == "gguf" else ".v2.bin"
+    out = os.path.join(args.out_dir, f"{stem}_{args.type}{extension}")
     for stale in (out, out + ".tmp"):
         if os.path.exists(stale):
             os.remove(stale)
     command = [args.forma_convert, args.input, out, "--type", args.type] + (["-z", args.z] if args.z else [])
+    if args.format != "gguf":
+        command += ["--format", args.format] + (["--group-size", args.group_size] if args.group_size else [])
     printed = run(command).stdout
-    if not printed.startswith(out + ": GGUF "):
+    if not printed.startswith(out + (": GGUF " if args.format == "gguf" else ": llama2.c version 2 (Q8_0)")):
         sys.exit(f"unexpected forma-convert output: {printed!r}")
     if os.path.exists(out + ".tmp"):
         sys.exit(f"{out}.tmp left behind")
@@ -132,7 +138,7 @@ def main():
     text = ",".join(str(t) for t in ids)
     logits = []
     for checkpoint, name in ((args.input, "input"), (out, "converted")):
-        path = os.path.join(args.out_dir, f"{stem}_{args.type}.{name}.{args.a}.npy")
+        path = os.path.join(args.out_dir, f"{stem}_{args.type}{extension}.{name}.{args.a}.npy")
         run([args.forma_run, checkpoint, "--tokens", text, "--logits-out", path, "-a", args.a])
         logits.append(np.load(path))
     want, got = logits

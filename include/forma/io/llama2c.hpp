@@ -10,19 +10,24 @@
 //              rms_final), then each matrix in Q8_0 — its int8 values, then one fp32 scale per
 //              group of group_size values — in the order embedding, wq, wk, wv, wo, w1, w2, w3,
 //              [classifier], layer by layer (llama2.c's export.py, version2_export). Parsed and
-//              validated, its layout given by q8_0_layout(); loading it as fp32 weights is refused
-//              with errc::unsupported.
+//              validated, its layout given by q8_0_layout(); map_weights refuses it (it is not
+//              fp32), load_fp32 dequantizes it (int8 × scale) into memory it owns;
+//              encode_q8_0_v2 writes it from fp32 weights as export.py does (quantize_q80).
 //
-// load<C>(path) maps the file and hands out LlamaWeights<C> pointing into it (zero copy). Every
+// load<C>(path) maps the file and hands out LlamaWeights<C> pointing into it (zero copy);
+// load_fp32<C>(path) does the same and also takes version 2 files, dequantized. Every
 // header field is checked against C first and every mismatch is reported by name in one Error
 // ("n_kv_heads: type says 4, file says 8; dim: type says 64, file says 288"), as is the file size
 // against the byte count the header implies. Fields of C that are dyn take the file's values.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <optional>
@@ -433,6 +438,189 @@ Result<Checkpoint<C>> load(const std::string& path) {
   auto weights = map_weights<C>(*header, file->bytes());
   if (!weights) return std::move(weights).error().with_path(path);
   return Checkpoint<C>(std::move(*file), *header, *weights);
+}
+
+// ---- version 2 (Q8_0): dequantizing and writing ---------------------------------------------------
+
+// A version 2 file dequantized (int8 × its group's scale, in fp32) into the image of the version 1
+// file with the same weights: its 256-byte header, then the fp32 tensors in version 1 order. The
+// image is floats so that map_weights can point into it.
+inline Result<std::vector<float>> dequantize_to_v1(const Header& h, std::span<const std::byte> bytes) {
+  auto layout = q8_0_layout(h);
+  if (!layout) return std::move(layout).error();
+  if (layout->end != bytes.size()) {
+    return make_error(errc::invalid_argument, "dequantize_to_v1: " + std::to_string(bytes.size()) +
+                                                  " bytes for a header that implies " + std::to_string(layout->end));
+  }
+  Header v1 = h;
+  v1.kind = format::fp32_v1;
+  v1.version = 1;
+  v1.group_size = 0;
+  auto size = expected_size(v1);
+  if (!size) return std::move(size).error();
+  std::vector<float> image(*size / sizeof(float), 0.0f);
+  auto* out = reinterpret_cast<std::byte*>(image.data());
+  std::memcpy(out, bytes.data(), versioned_header_bytes);
+  const std::int32_t version = 1;
+  std::memcpy(out + 4, &version, sizeof version);
+  std::memset(out + 37, 0, versioned_header_bytes - 37);  // the group size and padding
+  // The norms (rms_att, rms_ffn, rms_final) come first in both; then the matrices in the same order.
+  const std::size_t norms = (2 * h.n_layers + 1) * h.dim * sizeof(float);
+  std::memcpy(out + versioned_header_bytes, bytes.data() + layout->norms_offset, norms);
+  float* y = image.data() + (versioned_header_bytes + norms) / sizeof(float);
+  for (const Q8Tensor& t : layout->tensors) {
+    for (std::size_t m = 0; m < t.count; ++m) {
+      const std::byte* q = bytes.data() + t.offset + m * t.stride;
+      const std::byte* scales = q + t.values;
+      for (std::size_t g = 0; g < t.scales; ++g) {
+        float scale;
+        std::memcpy(&scale, scales + g * sizeof(float), sizeof scale);
+        for (std::size_t k = 0; k < h.group_size; ++k) {
+          const std::size_t i = g * h.group_size + k;
+          y[i] = static_cast<float>(static_cast<std::int8_t>(q[i])) * scale;
+        }
+      }
+      y += t.values;
+    }
+  }
+  return image;
+}
+
+// Weights of any llama2.c checkpoint in fp32: mapped in place (legacy, version 1) or dequantized
+// from Q8_0 (version 2) into memory the checkpoint owns.
+template <LlamaConfig C>
+class Fp32Checkpoint {
+ public:
+  const Header& header() const noexcept { return header_; }  // the file's (version 2 for Q8_0)
+  const LlamaWeights<C>& weights() const noexcept { return weights_; }
+
+ private:
+  template <LlamaConfig D>
+  friend Result<Fp32Checkpoint<D>> load_fp32(const std::string& path);
+
+  std::optional<MappedFile> file_;
+  std::vector<float> image_;
+  Header header_;
+  LlamaWeights<C> weights_;
+};
+
+template <LlamaConfig C>
+Result<Fp32Checkpoint<C>> load_fp32(const std::string& path) {
+  auto file = MappedFile::open(path);
+  if (!file) return std::move(file).error();
+  auto header = validate(file->bytes());
+  if (!header) return std::move(header).error().with_path(path);
+  if (auto fits = check_config<C>(*header); !fits) return std::move(fits).error().with_path(path);
+  Fp32Checkpoint<C> c;
+  c.header_ = *header;
+  std::span<const std::byte> bytes = file->bytes();
+  Header mapped = *header;
+  if (header->kind == format::q8_0_v2) {
+    auto image = dequantize_to_v1(*header, bytes);
+    if (!image) return std::move(image).error().with_path(path);
+    c.image_ = std::move(*image);
+    bytes = std::as_bytes(std::span<const float>(c.image_));
+    mapped.kind = format::fp32_v1;
+    mapped.version = 1;
+    mapped.group_size = 0;
+  } else {
+    c.file_.emplace(std::move(*file));
+    bytes = c.file_->bytes();
+  }
+  auto weights = map_weights<C>(mapped, bytes);
+  if (!weights) return std::move(weights).error().with_path(path);
+  c.weights_ = *weights;
+  return c;
+}
+
+// llama2.c's export.py quantize_q80 on `n` values (a multiple of group_size): per group, scale =
+// max|x| / 127 and q = round(x / scale), halves to even (torch.round); a zero group gets q = 0.
+inline void quantize_q80(const float* x, std::size_t n, std::size_t group_size, std::int8_t* q, float* scales) {
+  for (std::size_t g = 0; g < n / group_size; ++g) {
+    const float* in = x + g * group_size;
+    float wmax = 0.0f;
+    for (std::size_t k = 0; k < group_size; ++k) wmax = std::max(wmax, std::fabs(in[k]));
+    const float scale = wmax / 127.0f;
+    scales[g] = scale;
+    for (std::size_t k = 0; k < group_size; ++k) {
+      q[g * group_size + k] = scale == 0.0f ? std::int8_t{0} : static_cast<std::int8_t>(std::nearbyint(in[k] / scale));
+    }
+  }
+}
+
+// The group size export.py picks: `requested` halved until it divides dim.
+inline std::size_t q80_group_size(std::size_t dim, std::size_t requested = 64) {
+  std::size_t g = requested;
+  while (g > 1 && dim % g != 0) g /= 2;
+  return g;
+}
+
+// The bytes of a version 2 (Q8_0) file holding `w`, laid out as export.py's version2_export writes
+// it. Errors: a group size that does not divide a matrix, or a value that is not finite.
+template <LlamaConfig C>
+Result<std::string> encode_q8_0_v2(const LlamaWeights<C>& w, std::size_t group_size) {
+  const LlamaShape& s = w.shape;
+  Header h;
+  h.kind = format::q8_0_v2;
+  h.version = 2;
+  h.header_bytes = versioned_header_bytes;
+  h.dim = s.dim, h.hidden_dim = s.hidden, h.n_layers = s.layers, h.n_heads = s.heads, h.n_kv_heads = s.kv_heads;
+  h.vocab_size = s.vocab, h.seq_len = s.max_seq, h.shared_classifier = s.shared_classifier;
+  h.group_size = group_size;
+  if (group_size == 0 || group_size > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
+    return make_error(errc::invalid_argument, "group size " + std::to_string(group_size));
+  }
+  for (const auto& group : detail::matrix_groups(h)) {
+    if (group.rows * group.cols % group_size != 0) {
+      return make_error(errc::invalid_argument, "group size " + std::to_string(group_size) + " does not divide " +
+                                                    std::string(group.name) + " (" +
+                                                    std::to_string(group.rows * group.cols) + " values)");
+    }
+  }
+  auto layout = q8_0_layout(h);
+  if (!layout) return std::move(layout).error();
+  std::string out(layout->end, '\0');
+  const auto put = [&out](std::size_t at, const void* data, std::size_t size) { std::memcpy(out.data() + at, data, size); };
+  const std::uint32_t m = magic;
+  const std::int32_t version = 2;
+  const std::int32_t fields[7] = {static_cast<std::int32_t>(s.dim),     static_cast<std::int32_t>(s.hidden),
+                                  static_cast<std::int32_t>(s.layers),  static_cast<std::int32_t>(s.heads),
+                                  static_cast<std::int32_t>(s.kv_heads), static_cast<std::int32_t>(s.vocab),
+                                  static_cast<std::int32_t>(s.max_seq)};
+  const std::uint8_t shared = s.shared_classifier ? 1 : 0;
+  const auto group = static_cast<std::int32_t>(group_size);
+  put(0, &m, 4);
+  put(4, &version, 4);
+  put(8, fields, sizeof fields);
+  put(36, &shared, 1);
+  put(37, &group, 4);
+  std::size_t at = layout->norms_offset;
+  for (const auto& norm : {std::span<const float>(w.rms_att.data(), w.rms_att.size()),
+                           std::span<const float>(w.rms_ffn.data(), w.rms_ffn.size()),
+                           std::span<const float>(w.rms_final.data(), w.rms_final.size())}) {
+    put(at, norm.data(), norm.size_bytes());
+    at += norm.size_bytes();
+  }
+  const float* sources[] = {w.token_embedding.data(), w.wq.data(), w.wk.data(), w.wv.data(), w.wo.data(),
+                            w.w1.data(), w.w2.data(), w.w3.data(), w.classifier.data()};
+  std::vector<float> scales;
+  for (std::size_t i = 0; i < layout->tensors.size(); ++i) {
+    const Q8Tensor& t = layout->tensors[i];
+    scales.resize(t.scales);
+    for (std::size_t k = 0; k < t.count; ++k) {
+      const float* x = sources[i] + k * t.values;
+      for (std::size_t j = 0; j < t.values; ++j) {
+        if (!std::isfinite(x[j])) {
+          return make_error(errc::invalid_argument, "a NaN or an infinity cannot be quantized to Q8_0")
+              .with_tensor(std::string(t.name));
+        }
+      }
+      char* q = out.data() + t.offset + k * t.stride;
+      quantize_q80(x, t.values, group_size, reinterpret_cast<std::int8_t*>(q), scales.data());
+      std::memcpy(q + t.values, scales.data(), t.scales * sizeof(float));
+    }
+  }
+  return out;
 }
 
 }  // namespace forma::io::llama2c

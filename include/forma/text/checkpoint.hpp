@@ -174,13 +174,14 @@ Result<R> with_checkpoint(const CheckpointOptions& options, Visitor&& visitor) {
   namespace llama2c = io::llama2c;
   auto header = llama2c::read_header(options.path);
   if (!header) return std::move(header).error();
-  // A checkpoint that matches the preset runs on the fully static type.
+  // A checkpoint that matches the preset runs on the fully static type. A version 2 (Q8_0) file is
+  // dequantized to fp32 on load (llama2c::load_fp32); the others are mapped in place.
   if (llama2c::check_config<presets::stories260k>(*header)) {
-    auto checkpoint = llama2c::load<presets::stories260k>(options.path);
+    auto checkpoint = llama2c::load_fp32<presets::stories260k>(options.path);
     if (!checkpoint) return std::move(checkpoint).error();
     return detail::visit_llama<R>(checkpoint->weights(), options.fast_arithmetic, context, visitor);
   }
-  auto checkpoint = llama2c::load<presets::any_llama>(options.path);
+  auto checkpoint = llama2c::load_fp32<presets::any_llama>(options.path);
   if (!checkpoint) return std::move(checkpoint).error();
   return detail::visit_llama<R>(checkpoint->weights(), options.fast_arithmetic, context, visitor);
 }

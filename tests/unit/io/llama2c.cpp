@@ -206,6 +206,56 @@ TEST_CASE("version 2 layout: each matrix's int8 values then its scales, as expor
         "q8_0_layout: not a version 2 (Q8_0) header");
 }
 
+TEST_CASE("version 2: load_fp32 dequantizes to NumPy's values, encode_q8_0_v2 writes export.py's bytes") {
+  // tiny_v2.bin's dequantized values (int8 × scale, NumPy) and its fp32 norms, through load_fp32.
+  auto v2 = llama2c::load_fp32<tiny>(data_dir + "tiny_v2.bin");
+  REQUIRE_MESSAGE(v2, forma::testing::error_text(v2));
+  CHECK(v2->header().kind == llama2c::format::q8_0_v2);
+  CHECK(check_spots("tiny_v2.bin", v2->weights()) == 12);
+  // An fp32 file goes through load_fp32 unchanged (mapped in place).
+  auto v1 = llama2c::load_fp32<tiny>(data_dir + "tiny_v1.bin");
+  REQUIRE_MESSAGE(v1, forma::testing::error_text(v1));
+  CHECK(check_spots("tiny_v1.bin", v1->weights()) == 12);
+  // tiny_v1.bin's weights quantized with group size 8: tiny_v2.bin (made from the same weights by
+  // scripts/fixtures/make_llama2c_fixtures.py as export.py's quantize_q80 does), byte for byte.
+  auto encoded = llama2c::encode_q8_0_v2(v1->weights(), 8);
+  REQUIRE_MESSAGE(encoded, forma::testing::error_text(encoded));
+  CHECK(*encoded == read_bytes(data_dir + "tiny_v2.bin"));
+  auto bad_group = llama2c::encode_q8_0_v2(v1->weights(), 48);
+  REQUIRE_FALSE(bad_group);
+  CHECK(bad_group.error().message == "group size 48 does not divide wq (256 values)");
+  // A shared classifier: stories260K (shared) round-trips its header fields and flag.
+  auto stories = llama2c::load<forma::presets::any_llama>(stories_path);
+  REQUIRE(stories);
+  auto stories_v2 = llama2c::encode_q8_0_v2(stories->weights(), llama2c::q80_group_size(64));
+  REQUIRE(stories_v2);
+  auto header = llama2c::validate(as_bytes(*stories_v2));
+  REQUIRE_MESSAGE(header, forma::testing::error_text(header));
+  CHECK(header->shared_classifier);
+  CHECK(header->group_size == 64);
+  CHECK(header->shape().dim == 64);
+  CHECK(header->shape().hidden == 172);
+}
+
+TEST_CASE("quantize_q80: scale max|x| / 127, q = round(x / scale) with halves to even, zero groups") {
+  // Scale 1: the values are their own quotients; ties go to the even integer (torch.round).
+  const float x[8] = {127.0f, 0.5f, 1.5f, 2.5f, -0.5f, -1.5f, -2.5f, 3.49f};
+  std::int8_t q[16] = {};
+  float scales[2] = {};
+  llama2c::quantize_q80(x, 8, 8, q, scales);
+  CHECK(scales[0] == 1.0f);
+  const std::int8_t want[8] = {127, 0, 2, 2, 0, -2, -2, 3};
+  for (int i = 0; i < 8; ++i) CHECK(q[i] == want[i]);
+  const float zeros[8] = {};
+  llama2c::quantize_q80(zeros, 8, 8, q + 8, scales + 1);
+  CHECK(scales[1] == 0.0f);
+  for (int i = 8; i < 16; ++i) CHECK(q[i] == 0);
+  CHECK(llama2c::q80_group_size(288) == 32);
+  CHECK(llama2c::q80_group_size(64) == 64);
+  CHECK(llama2c::q80_group_size(16) == 16);
+  CHECK(llama2c::q80_group_size(4096) == 64);
+}
+
 TEST_CASE("every field the type fixes is checked, and every mismatch is named") {
   constexpr LlamaConfig wrong{.dim = 288, .hidden = 172, .layers = 5, .heads = 8, .kv_heads = 8,
                               .vocab = 512, .max_seq = 256, .classifier = forma::classifier_kind::separate};
