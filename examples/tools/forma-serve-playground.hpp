@@ -1,6 +1,7 @@
 // The page forma-serve answers GET / with: a prompt, the sampling settings, a button; the text
 // streams in from POST /v1/generate (fetch + ReadableStream, SSE events parsed as they arrive).
-// ?prompt=...&max_tokens=...&temperature=...&autorun=1 fills the form and presses the button.
+// ?prompt=...&max_tokens=...&temperature=...&autorun=1 fills the form and presses the button (the
+// headless Chromium test, tests/server/serve_test.py playground).
 #pragma once
 
 namespace forma_serve {
@@ -88,7 +89,7 @@ const query = new URLSearchParams(location.search);
 for (const name of ['prompt', 'temperature', 'max_tokens']) {
   if (query.has(name)) $(name).value = query.get(name);
 }
-if (query.get('autorun') === '1') generate();
+if (query.get('autorun') === '1') $('generate').click();
 </script>
 </body>
 </html>

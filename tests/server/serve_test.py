@@ -8,17 +8,21 @@ socket, json, threading) and exits non-zero on the first failed assertion.
 Timeouts are generous (a loaded 2-core machine); the only timing assertions are coarse ones.
 """
 import argparse
+import html
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.parse
 
 ARGS = None
 TIMEOUT = 120  # seconds for any one HTTP exchange
@@ -486,6 +490,35 @@ def check_endpoints(server):
         check(needle in page, "the playground has no %r" % needle)
 
 
+class Skipped(Exception):
+    pass
+
+
+def check_playground(server):
+    # The page in headless Chromium (Debian's chromium): the URL fills the prompt and settings and
+    # presses the button; the dumped DOM must hold the streamed text and the final status.
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise Skipped("no chromium on PATH")
+    prompt = "Once upon a time"
+    expected = post_json(server, "/v1/generate", {"prompt": prompt, "max_tokens": 40, "temperature": 0})
+    query = urllib.parse.urlencode({"prompt": prompt, "max_tokens": 40, "temperature": 0, "autorun": 1})
+    with tempfile.TemporaryDirectory(dir=ARGS.work_dir) as profile:
+        done = subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+             "--no-first-run", "--user-data-dir=" + profile, "--dump-dom", "--virtual-time-budget=60000",
+             "http://127.0.0.1:%d/?%s" % (server.port, query)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    dom = done.stdout.decode(errors="replace")
+    check(done.returncode == 0, "chromium exited %d: %s" % (done.returncode, done.stderr.decode()[-2000:]))
+    output = re.search(r'<div id="output">(.*?)</div>', dom, re.S)
+    status = re.search(r'<div id="status">(.*?)</div>', dom, re.S)
+    check(output and status, "no output/status in the DOM:\n" + dom[-3000:])
+    check(html.unescape(output.group(1)) == expected["text"],
+          "the page shows %r, /v1/generate says %r" % (output.group(1), expected["text"]))
+    check(status.group(1).startswith("done: length, 5 prompt tokens, 40 generated"), "status %r" % status.group(1))
+
+
 def check_signal(signal_number):
     def run(server):
         answer = post_json(server, "/v1/generate", {"prompt": "Once", "max_tokens": 3})
@@ -558,6 +591,7 @@ CHECKS = {
     "endpoints": (check_endpoints, []),
     "sigterm": (check_signal(signal.SIGTERM), ["--token-delay-ms", "20"]),
     "sigint": (check_signal(signal.SIGINT), ["--token-delay-ms", "20"]),
+    "playground": (check_playground, []),
     "utf8": (check_utf8, [], tiny_gguf),
     "bpe": (check_bpe, [], tiny_gpt2),
 }
@@ -578,6 +612,8 @@ def main():
     try:
         function(server)
         check(server.process.poll() in (None, 0), "forma-serve exited with %r" % server.process.poll())
+    except Skipped:
+        raise
     except Exception:
         sys.stderr.write("forma-serve's stderr:\n" + server.stderr()[-4000:] + "\n")
         raise
@@ -592,3 +628,6 @@ if __name__ == "__main__":
     except Failure as failure:
         print("FAILED: %s" % failure, file=sys.stderr)
         sys.exit(1)
+    except Skipped as skipped:
+        print("SKIPPED: %s" % skipped)
+        sys.exit(77)
