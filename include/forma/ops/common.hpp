@@ -14,6 +14,16 @@
 #include "forma/core/tensor.hpp"
 #include "forma/core/tensor_view.hpp"
 
+// FORMA_CUDA_KERNELS: 1 where nvcc compiles this translation unit, whose ops then include their
+// CUDA kernels (forma/kernels/cuda/*.cuh) and run them on cuda tensors (device memory:
+// memory.cuh); 0 in a host-only build, which never sees a CUDA header.
+#if defined(__CUDACC__)
+#define FORMA_CUDA_KERNELS 1
+#include "forma/kernels/cuda/memory.cuh"
+#else
+#define FORMA_CUDA_KERNELS 0
+#endif
+
 namespace forma {
 
 // Per axis: the static extent where either shape has one, else dyn (the shape of a result of an
@@ -85,6 +95,22 @@ template <class A, class B>
 concept elementwise_compatible = tensor<A> && tensor<B> && same_dtype_device_shape_v<A, B>;
 
 }  // namespace forma
+
+
+// True when the op has a kernel for device D in this translation unit (see FORMA_CUDA_KERNELS).
+#define FORMA_HAS_DEVICE_KERNELS(DEVICE_TYPE)                                                 \
+  (std::is_same_v<DEVICE_TYPE, ::forma::host> ||                                              \
+   (FORMA_CUDA_KERNELS && std::is_same_v<DEVICE_TYPE, ::forma::cuda>))
+
+// FORMA_RULE_DEVICE_KERNELS(op_name, D): the op has a kernel for device D here — host always,
+// cuda where nvcc compiles the file.
+#define FORMA_RULE_DEVICE_KERNELS(OP_NAME, DEVICE_TYPE)                                       \
+  []<class device_type>() {                                                                   \
+    static_assert(std::is_same_v<device_type, ::forma::host> ||                               \
+                      (FORMA_CUDA_KERNELS && std::is_same_v<device_type, ::forma::cuda>),      \
+                  OP_NAME ": no CUDA kernel in this translation unit (compile it with nvcc, "  \
+                          "or copy the tensors to the host)");                                \
+  }.template operator()<DEVICE_TYPE>()
 
 // FORMA_RULE_HOST(op_name, X): the op has only a CPU kernel.
 #define FORMA_RULE_HOST(OP_NAME, DEVICE_TYPE)                                                 \

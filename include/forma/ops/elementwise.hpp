@@ -4,7 +4,9 @@
 //                           (s...) ⊙ scalar  => (s...)    scalar ⊙ (s...) => (s...)
 // Each comes as a named op writing into `out`, a named op returning a new Tensor, the operator
 // (+ − * /) and its compound form (+= −= *= /=) on a writable tensor or view. `*` is the
-// element-wise (Hadamard) product; the matrix product is forma::matmul.
+// element-wise (Hadamard) product; the matrix product is forma::matmul. Tensor ⊙ tensor runs on
+// cuda tensors too (row-major, in a file nvcc compiles: kernels/cuda/elementwise.cuh); the scalar
+// forms take host tensors.
 #pragma once
 
 #include <type_traits>
@@ -15,6 +17,9 @@
 #include "forma/kernels/cpu/elementwise.hpp"
 #include "forma/kernels/math.hpp"
 #include "forma/ops/common.hpp"
+#if FORMA_CUDA_KERNELS
+#include "forma/kernels/cuda/elementwise.cuh"
+#endif
 
 namespace forma {
 
@@ -26,7 +31,13 @@ namespace detail {
 
 template <class Op, class VA, class VB, class VOut>
 void elementwise_into(VA a, VB b, VOut out, Op op) {
-  if constexpr (same_layout_v<VA, VB, VOut>) {
+  if constexpr (std::is_same_v<typename VOut::device_type, cuda>) {
+#if FORMA_CUDA_KERNELS
+    static_assert(same_layout_v<VA, VB, VOut> && std::is_same_v<typename VOut::layout_type, layout_right>,
+                  "element-wise ops on cuda tensors take row-major operands");
+    kernels::cuda::binary(a.data(), b.data(), out.data(), out.size(), op);
+#endif
+  } else if constexpr (same_layout_v<VA, VB, VOut>) {
     kernels::cpu::binary(a.data(), b.data(), out.data(), out.size(), op);
   } else {
     for_each_index(out.extents(), [&](const auto& index) { out[index] = op(a[index], b[index]); });
@@ -61,9 +72,9 @@ void elementwise_scalar_into(VA a, T s, VOut out, Op op, bool scalar_first) {
     using O = std::remove_cvref_t<Out>;                                                       \
     FORMA_RULE_ELEMENTWISE(NAME, A, B, a, b);                                                 \
     FORMA_RULE_ELEMENTWISE(NAME " (result)", A, O, a, out);                                   \
-    FORMA_RULE_HOST(NAME, typename A::device_type);                                           \
+    FORMA_RULE_DEVICE_KERNELS(NAME, typename A::device_type);                                 \
     if constexpr (same_dtype_device_shape_v<A, B> && same_dtype_device_shape_v<A, O> &&       \
-                  std::is_same_v<typename A::device_type, host>) {                            \
+                  FORMA_HAS_DEVICE_KERNELS(typename A::device_type)) {                        \
       detail::elementwise_into(forma::view(a), forma::view(b), forma::view(out), MATH_OP{});  \
     }                                                                                         \
   }                                                                                           \
@@ -77,9 +88,9 @@ void elementwise_scalar_into(VA a, T s, VOut out, Op op, bool scalar_first) {
                      common_extents_t<typename A::extents_type, typename B::extents_type>,    \
                      typename A::device_type>;                                                \
     FORMA_RULE_ELEMENTWISE(NAME, A, B, a, b);                                                 \
-    FORMA_RULE_HOST(NAME, typename A::device_type);                                           \
+    FORMA_RULE_DEVICE_KERNELS(NAME, typename A::device_type);                                 \
     if constexpr (same_dtype_device_shape_v<A, B> &&                                          \
-                  std::is_same_v<typename A::device_type, host>) {                            \
+                  FORMA_HAS_DEVICE_KERNELS(typename A::device_type)) {                        \
       R result(uninitialized, common_extents(a.extents(), b.extents()));                      \
       detail::elementwise_into(forma::view(a), forma::view(b), result.view(), MATH_OP{});     \
       return result;                                                                          \

@@ -6,7 +6,9 @@
 //   dot:        x (N) · y (N)         => scalar
 // Operands share dtype and device. matmul_nt, matvec and dot take an optional summation order
 // (forma::fast_sum, the default, or forma::ordered_sum for a plain left-to-right sum). Each op also has a form writing into a given result, which
-// is checked to be (M, N) / (M) — the form a decode loop uses to allocate nothing.
+// is checked to be (M, N) / (M) — the form a decode loop uses to allocate nothing. matmul,
+// matmul_nt and matvec also take cuda tensors (row-major f32, in a file nvcc compiles): cuBLAS and
+// the gemv kernel of kernels/cuda/gemm.cuh; the summation order then is the GPU's.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +20,9 @@
 #include "forma/kernels/cpu/dot.hpp"
 #include "forma/kernels/cpu/gemm.hpp"
 #include "forma/ops/common.hpp"
+#if FORMA_CUDA_KERNELS
+#include "forma/kernels/cuda/gemm.cuh"
+#endif
 
 namespace forma {
 
@@ -37,6 +42,13 @@ inline constexpr bool same_dtype_device_host_v =
     std::is_same_v<typename A::value_type, typename B::value_type> &&
     std::is_same_v<typename A::device_type, typename B::device_type> &&
     std::is_same_v<typename A::device_type, host>;
+
+#define FORMA_RULE_SAME_DTYPE_DEVICE_KERNELS(OP_NAME, A_TYPE, B_TYPE)                         \
+  (FORMA_RULE_SAME_TYPE(OP_NAME ": element types differ (A and B must have the same dtype)",   \
+                        typename A_TYPE::value_type, typename B_TYPE::value_type),            \
+   FORMA_RULE_SAME_TYPE(OP_NAME ": operands live on different devices (copy explicitly)",      \
+                        typename A_TYPE::device_type, typename B_TYPE::device_type),          \
+   FORMA_RULE_DEVICE_KERNELS(OP_NAME, typename A_TYPE::device_type))
 
 #define FORMA_RULE_SAME_DTYPE_DEVICE(OP_NAME, A_TYPE, B_TYPE)                                 \
   (FORMA_RULE_SAME_TYPE(OP_NAME ": element types differ (A and B must have the same dtype)",   \
@@ -61,8 +73,31 @@ inline constexpr bool same_dtype_device_host_v =
                           OUT_TYPE::extents_type::static_extent(1), (N_STATIC),               \
                           (out_value).extent(1), (n_value)))
 
+// Same dtype and device, and a kernel for that device in this translation unit.
+template <class A, class B>
+inline constexpr bool same_dtype_device_kernels_v =
+    std::is_same_v<typename A::value_type, typename B::value_type> &&
+    std::is_same_v<typename A::device_type, typename B::device_type> &&
+    FORMA_HAS_DEVICE_KERNELS(typename A::device_type);
+
 template <std::size_t Lanes = 16, class A, class B, class Out>
 void gemm_views(const A& a, const B& b, Out& out) {
+  if constexpr (std::is_same_v<typename Out::device_type, cuda>) {
+#if FORMA_CUDA_KERNELS
+    static_assert(std::is_same_v<typename A::value_type, float>,
+                  "matmul on cuda tensors: f32 operands (bf16/f16: kernels::cuda::gemm_nt)");
+    static_assert(!stored_transposed_v<A>, "matmul on cuda tensors: A must be row-major");
+    // b is row-major (matmul) or the transposed view of a row-major (N, K) (matmul_nt).
+    if constexpr (stored_transposed_v<B>) {
+      kernels::cuda::gemm_nt(a.extent(0), b.extent(1), a.extent(1), a.data(), leading_dimension(a),
+                             b.data(), leading_dimension(b), out.data(), out.extent(1));
+    } else {
+      kernels::cuda::gemm_nn(a.extent(0), b.extent(1), a.extent(1), a.data(), leading_dimension(a),
+                             b.data(), leading_dimension(b), out.data(), out.extent(1));
+    }
+#endif
+    return;
+  }
   // out is row-major; a and b may each be row-major or a transposed (column-major) view.
   kernels::cpu::gemm<typename A::value_type, Lanes>(stored_transposed_v<A>, stored_transposed_v<B>, a.extent(0), b.extent(1),
                      a.extent(1), a.data(), leading_dimension(a), b.data(), leading_dimension(b),
@@ -73,16 +108,16 @@ void gemm_views(const A& a, const B& b, Out& out) {
 
 // The shape rules of the ops below, as concepts for generic code and tests.
 template <class A, class B>
-concept matmul_compatible = matrix<A> && matrix<B> && detail::same_dtype_device_host_v<A, B> &&
+concept matmul_compatible = matrix<A> && matrix<B> && detail::same_dtype_device_kernels_v<A, B> &&
                             rules::same_extent<A::extents_type::static_extent(1),
                                                B::extents_type::static_extent(0)>;
 template <class A, class B>
 concept matmul_nt_compatible =
-    matrix<A> && matrix<B> && detail::same_dtype_device_host_v<A, B> &&
+    matrix<A> && matrix<B> && detail::same_dtype_device_kernels_v<A, B> &&
     rules::same_extent<A::extents_type::static_extent(1), B::extents_type::static_extent(1)>;
 template <class A, class X>
 concept matvec_compatible =
-    matrix<A> && vector<X> && detail::same_dtype_device_host_v<A, X> &&
+    matrix<A> && vector<X> && detail::same_dtype_device_kernels_v<A, X> &&
     rules::same_extent<A::extents_type::static_extent(1), X::extents_type::static_extent(0)>;
 
 // matmul(a, b, out): out = a · b.  (M, K), (K, N) => (M, N)
@@ -90,14 +125,14 @@ template <matrix A, matrix B, class Out>
   requires(writable_tensor<std::remove_cvref_t<Out>> && matrix<std::remove_cvref_t<Out>>)
 void matmul(const A& a, const B& b, Out&& out) {
   using O = std::remove_cvref_t<Out>;
-  FORMA_RULE_SAME_DTYPE_DEVICE("matmul", A, B);
+  FORMA_RULE_SAME_DTYPE_DEVICE_KERNELS("matmul", A, B);
   FORMA_RULE_MATMUL_INNER(A, B, a, b);
   FORMA_RULE_SAME_TYPE("matmul: the result's element type differs from the operands'",
                        typename A::value_type, typename O::value_type);
   FORMA_RULE_MATMUL_RESULT("matmul", A, B::extents_type::static_extent(1), O, a, b.extent(1), out);
   static_assert(std::is_same_v<typename O::layout_type, layout_right>,
                 "matmul: the result must be row-major");
-  if constexpr (detail::same_dtype_device_host_v<A, B> && detail::same_dtype_device_host_v<A, O> &&
+  if constexpr (detail::same_dtype_device_kernels_v<A, B> && detail::same_dtype_device_kernels_v<A, O> &&
                 rules::same_extent<A::extents_type::static_extent(1),
                                    B::extents_type::static_extent(0)> &&
                 std::is_same_v<typename O::layout_type, layout_right>) {
@@ -113,9 +148,9 @@ auto matmul(const A& a, const B& b)
               B::extents_type::static_extent(1), typename A::device_type> {
   using R = Matrix<typename A::value_type, A::extents_type::static_extent(0),
                    B::extents_type::static_extent(1), typename A::device_type>;
-  FORMA_RULE_SAME_DTYPE_DEVICE("matmul", A, B);
+  FORMA_RULE_SAME_DTYPE_DEVICE_KERNELS("matmul", A, B);
   FORMA_RULE_MATMUL_INNER(A, B, a, b);
-  if constexpr (detail::same_dtype_device_host_v<A, B> &&
+  if constexpr (detail::same_dtype_device_kernels_v<A, B> &&
                 rules::same_extent<A::extents_type::static_extent(1),
                                    B::extents_type::static_extent(0)>) {
     R result(uninitialized, typename R::extents_type(std::array<std::size_t, 2>{a.extent(0), b.extent(1)}));
@@ -137,13 +172,13 @@ template <matrix A, matrix B, class Out, summation Sum = fast_sum_t>
   requires(writable_tensor<std::remove_cvref_t<Out>> && matrix<std::remove_cvref_t<Out>>)
 void matmul_nt(const A& a, const B& b, Out&& out, Sum = {}) {
   using O = std::remove_cvref_t<Out>;
-  FORMA_RULE_SAME_DTYPE_DEVICE("matmul_nt", A, B);
+  FORMA_RULE_SAME_DTYPE_DEVICE_KERNELS("matmul_nt", A, B);
   FORMA_RULE_MATMUL_NT_INNER(A, B, a, b);
   FORMA_RULE_SAME_TYPE("matmul_nt: the result's element type differs from the operands'",
                        typename A::value_type, typename O::value_type);
   FORMA_RULE_MATMUL_RESULT("matmul_nt", A, B::extents_type::static_extent(0), O, a, b.extent(0),
                            out);
-  if constexpr (detail::same_dtype_device_host_v<A, B> && detail::same_dtype_device_host_v<A, O> &&
+  if constexpr (detail::same_dtype_device_kernels_v<A, B> && detail::same_dtype_device_kernels_v<A, O> &&
                 rules::same_extent<A::extents_type::static_extent(1),
                                    B::extents_type::static_extent(1)>) {
     auto result = forma::view(out);
@@ -158,9 +193,9 @@ auto matmul_nt(const A& a, const B& b)
               B::extents_type::static_extent(0), typename A::device_type> {
   using R = Matrix<typename A::value_type, A::extents_type::static_extent(0),
                    B::extents_type::static_extent(0), typename A::device_type>;
-  FORMA_RULE_SAME_DTYPE_DEVICE("matmul_nt", A, B);
+  FORMA_RULE_SAME_DTYPE_DEVICE_KERNELS("matmul_nt", A, B);
   FORMA_RULE_MATMUL_NT_INNER(A, B, a, b);
-  if constexpr (detail::same_dtype_device_host_v<A, B> &&
+  if constexpr (detail::same_dtype_device_kernels_v<A, B> &&
                 rules::same_extent<A::extents_type::static_extent(1),
                                    B::extents_type::static_extent(1)>) {
     R result(uninitialized, typename R::extents_type(std::array<std::size_t, 2>{a.extent(0), b.extent(0)}));
@@ -172,7 +207,7 @@ auto matmul_nt(const A& a, const B& b)
 }
 
 #define FORMA_RULE_MATVEC(A_TYPE, X_TYPE, a_value, x_value)                                   \
-  (FORMA_RULE_SAME_DTYPE_DEVICE("matvec", A_TYPE, X_TYPE),                                    \
+  (FORMA_RULE_SAME_DTYPE_DEVICE_KERNELS("matvec", A_TYPE, X_TYPE),                            \
    FORMA_RULE_SAME_EXTENT("matvec: the vector's length differs from the matrix's columns "    \
                           "(A is (M, K), x is (K))",                                          \
                           A_TYPE::extents_type::static_extent(1),                             \
@@ -191,11 +226,19 @@ void matvec(const A& a, const X& x, Y&& y, Sum = {}) {
                          "(A is (M, K), y is (M))",
                          YT::extents_type::static_extent(0), A::extents_type::static_extent(0),
                          y.extent(0), a.extent(0));
-  if constexpr (detail::same_dtype_device_host_v<A, X> && detail::same_dtype_device_host_v<A, YT> &&
+  if constexpr (detail::same_dtype_device_kernels_v<A, X> && detail::same_dtype_device_kernels_v<A, YT> &&
                 rules::same_extent<A::extents_type::static_extent(1),
                                    X::extents_type::static_extent(0)>) {
     const auto av = forma::view(a);
-    if constexpr (detail::stored_transposed_v<decltype(av)>) {
+    if constexpr (std::is_same_v<typename A::device_type, cuda>) {
+#if FORMA_CUDA_KERNELS
+      static_assert(std::is_same_v<typename A::value_type, float> &&
+                        !detail::stored_transposed_v<decltype(av)>,
+                    "matvec on cuda tensors: a row-major f32 matrix");
+      kernels::cuda::gemv(a.extent(0), a.extent(1), av.data(), a.extent(1), x.data(),
+                          forma::view(y).data());
+#endif
+    } else if constexpr (detail::stored_transposed_v<decltype(av)>) {
       // a is a transposed view: y (M, 1) = a (M, K) · x (K, 1) through the general gemm.
       kernels::cpu::gemm<typename A::value_type, Sum::lanes>(
           true, false, a.extent(0), 1, a.extent(1), av.data(), a.extent(0), x.data(), 1,
@@ -213,7 +256,7 @@ auto matvec(const A& a, const X& x)
     -> Vector<typename A::value_type, A::extents_type::static_extent(0), typename A::device_type> {
   using R = Vector<typename A::value_type, A::extents_type::static_extent(0), typename A::device_type>;
   FORMA_RULE_MATVEC(A, X, a, x);
-  if constexpr (detail::same_dtype_device_host_v<A, X> &&
+  if constexpr (detail::same_dtype_device_kernels_v<A, X> &&
                 rules::same_extent<A::extents_type::static_extent(1),
                                    X::extents_type::static_extent(0)>) {
     R result(uninitialized, typename R::extents_type(std::array<std::size_t, 1>{a.extent(0)}));
