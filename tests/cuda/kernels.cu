@@ -9,6 +9,7 @@
 #include <forma/kernels/cpu/activation.hpp>
 #include <forma/kernels/cpu/attention.hpp>
 #include <forma/kernels/cpu/elementwise.hpp>
+#include <forma/kernels/cpu/flash_attention.hpp>
 #include <forma/kernels/cpu/gemm.hpp>
 #include <forma/kernels/cpu/norm.hpp>
 #include <forma/kernels/cpu/reduce.hpp>
@@ -17,6 +18,7 @@
 #include <forma/kernels/cuda/activation.cuh>
 #include <forma/kernels/cuda/attention.cuh>
 #include <forma/kernels/cuda/elementwise.cuh>
+#include <forma/kernels/cuda/flash_attention.cuh>
 #include <forma/kernels/cuda/gemm.cuh>
 #include <forma/kernels/cuda/norm.cuh>
 #include <forma/kernels/cuda/reduce.cuh>
@@ -226,6 +228,30 @@ FORMA_CUDA_TEST(decode_attention) {
     auto dq = upload(q), dk = upload(keys), dv = upload(values);
     auto dscores = upload(scores), dout = upload(std::vector<float>(want.size()));
     kc::attend(dq.data(), dk.data(), dv.data(), s.length, shape_, dscores.data(), dout.data());
+    const auto got = download(dout);
+    FORMA_EXPECT_ALL_CLOSE(got, want, want.size(), math_tolerance, 1.0);
+  }
+}
+
+FORMA_CUDA_TEST(flash_attention) {
+  struct shape {
+    unsigned heads, kv_heads, head_dim, queries, length;
+  };
+  for (const shape s : {shape{1, 1, 2, 1, 1}, shape{8, 4, 8, 37, 37}, shape{4, 2, 64, 33, 100},
+                        shape{6, 2, 128, 64, 64}, shape{12, 12, 64, 256, 256}}) {
+    const std::size_t kv_stride = std::size_t{s.kv_heads} * s.head_dim;
+    const std::size_t row = std::size_t{s.heads} * s.head_dim;
+    const auto q = uniform_values(s.queries * row, 1, -2.0f, 2.0f);
+    const auto keys = uniform_values(s.length * kv_stride, 2, -2.0f, 2.0f);
+    const auto values = uniform_values(s.length * kv_stride, 3);
+    std::vector<float> want(s.queries * row);
+    std::vector<float> scratch(cpu::flash_scratch_floats(32, s.head_dim));
+    const cpu::attention_shape shape_{s.heads, s.kv_heads, s.head_dim, kv_stride, 0};
+    cpu::flash_attention<32>(q.data(), keys.data(), values.data(), s.queries, s.length, shape_,
+                             scratch.data(), 1, want.data());
+    auto dq = upload(q), dk = upload(keys), dv = upload(values);
+    auto dout = upload(std::vector<float>(want.size()));
+    kc::flash_attention(dq.data(), dk.data(), dv.data(), s.queries, s.length, shape_, dout.data());
     const auto got = download(dout);
     FORMA_EXPECT_ALL_CLOSE(got, want, want.size(), math_tolerance, 1.0);
   }

@@ -10,6 +10,7 @@
 #include <forma/kernels/cpu/activation.hpp>
 #include <forma/kernels/cpu/attention.hpp>
 #include <forma/kernels/cpu/elementwise.hpp>
+#include <forma/kernels/cpu/flash_attention.hpp>
 #include <forma/kernels/cpu/gemm.hpp>
 #include <forma/kernels/cpu/norm.hpp>
 #include <forma/kernels/cpu/reduce.hpp>
@@ -18,6 +19,7 @@
 #include <forma/kernels/cuda/activation.hpp>
 #include <forma/kernels/cuda/attention.hpp>
 #include <forma/kernels/cuda/elementwise.hpp>
+#include <forma/kernels/cuda/flash_attention.hpp>
 #include <forma/kernels/cuda/gemm.hpp>
 #include <forma/kernels/cuda/norm.hpp>
 #include <forma/kernels/cuda/reduce.hpp>
@@ -306,5 +308,42 @@ TEST_CASE("decode_attention_body equals kernels::cpu::attend to 1e-5") {
                                           });
     // Outputs are weighted means of values in [-1, 1): measured against 1.
     CHECK(max_relative_error(got.data(), want.data(), got.size(), 1.0) <= f32_tolerance);
+  }
+}
+
+TEST_CASE("flash_attention_body equals kernels::cpu::flash_attention<32> bit for bit") {
+  struct shape {
+    unsigned heads, kv_heads, head_dim, queries, length;
+  };
+  for (const shape s : {shape{1, 1, 2, 1, 1}, shape{2, 1, 8, 5, 5}, shape{8, 4, 8, 37, 37},
+                        shape{4, 2, 64, 33, 100}, shape{6, 2, 128, 64, 64}, shape{3, 3, 16, 1, 70},
+                        shape{14, 2, 64, 70, 70}}) {
+    CAPTURE(s.heads);
+    CAPTURE(s.kv_heads);
+    CAPTURE(s.head_dim);
+    CAPTURE(s.queries);
+    CAPTURE(s.length);
+    const std::size_t kv_stride = std::size_t{s.kv_heads} * s.head_dim;
+    const std::size_t row = std::size_t{s.heads} * s.head_dim;
+    const auto q = uniform_values(s.queries * row, 1, -2.0f, 2.0f);
+    const auto keys = uniform_values(s.length * kv_stride, 2, -2.0f, 2.0f);
+    const auto values = uniform_values(s.length * kv_stride, 3);
+    std::vector<float> want(s.queries * row), out(want.size());
+    std::vector<float> scratch(cpu::flash_scratch_floats(32, s.head_dim));
+    const cpu::attention_shape cpu_shape{s.heads, s.kv_heads, s.head_dim, kv_stride, 0};
+    cpu::flash_attention<32>(q.data(), keys.data(), values.data(), s.queries, s.length, cpu_shape,
+                             scratch.data(), 1, want.data());
+    const kc::flash_attention_body body{q.data(), keys.data(), values.data(), out.data(), s.queries,
+                                        s.length, s.heads, s.kv_heads, s.head_dim, kv_stride};
+    const kc::launch_shape launch{s.heads * ((s.queries + 31) / 32), kc::flash_tile};
+    const auto got = run_grid_both_orders(body, launch, out.data(), out.size(),
+                                          [&] { std::fill(out.begin(), out.end(), -7.0f); });
+    CHECK(same_bits(got.data(), want.data(), got.size()));
+    // And the decode kernel's answer for the last query, to rounding.
+    std::vector<float> decode(row), scores(s.heads * s.length);
+    const cpu::attention_shape decode_shape{s.heads, s.kv_heads, s.head_dim, kv_stride, s.length};
+    cpu::attend(q.data() + (s.queries - 1) * row, keys.data(), values.data(), s.length, decode_shape,
+                scores.data(), decode.data());
+    CHECK(max_relative_error(got.data() + (s.queries - 1) * row, decode.data(), row, 1.0) <= f32_tolerance);
   }
 }

@@ -6,6 +6,7 @@
 #include <forma/kernels/cuda/activation.hpp>
 #include <forma/kernels/cuda/attention.hpp>
 #include <forma/kernels/cuda/elementwise.hpp>
+#include <forma/kernels/cuda/flash_attention.hpp>
 #include <forma/kernels/cuda/gemm.hpp>
 #include <forma/kernels/cuda/grid.hpp>
 #include <forma/kernels/cuda/norm.hpp>
@@ -22,6 +23,9 @@ static_assert(sizeof(kc::softmax_body::shared_type) == 1024);
 static_assert(sizeof(kc::gemv_body::shared_type) == 1024);
 static_assert(sizeof(kc::argmax_body::shared_type) == 256 * 8);
 static_assert(sizeof(kc::decode_attention_body::shared_type) == 1024);
+// Flash attention: a 32-row tile of keys and one of values, head_dim up to 128: 32 KiB.
+static_assert(sizeof(kc::flash_attention_body::shared_type) == 2 * 32 * 128 * sizeof(float));
+static_assert(kc::fits_every_architecture<kc::flash_attention_body>());
 static_assert(kc::fits_every_architecture<kc::rmsnorm_body>());
 static_assert(kc::fits_every_architecture<kc::layernorm_body>());
 static_assert(kc::fits_every_architecture<kc::softmax_body>());
