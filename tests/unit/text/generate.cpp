@@ -388,3 +388,47 @@ TEST_CASE("run.c's stdin lines: fgets in 512-byte pieces, newline dropped, cut a
   CHECK(read_line_like_run_c(file) == std::nullopt);
   std::fclose(file);
 }
+
+TEST_CASE("on_token returning false stops generation, and the stats say why generation stopped") {
+  const std::int32_t the = tok512().find(" the");
+  const std::int32_t lily = tok512().find(" Lily");
+  Sampler greedy(512, {.temperature = 0.0f});
+  forma::text::GenerationStats stats;
+  ScriptedModel endless({the, lily});
+  run_scripted(endless, "", {.steps = 5}, &stats);
+  CHECK(stats.stopped == forma::text::stop_reason::steps);
+  ScriptedModel to_bos({the, the, forma::text::bos_token});
+  run_scripted(to_bos, "", {.steps = 10}, &stats);
+  CHECK(stats.stopped == forma::text::stop_reason::end_token);
+  ScriptedModel to_eos({the, forma::text::eos_token, the});
+  run_scripted(to_eos, "", {.steps = 4}, &stats);
+  CHECK(stats.stopped == forma::text::stop_reason::end_token);
+
+  // A caller that leaves after two sampled tokens: nothing more is streamed or run.
+  ScriptedModel model({the, lily});
+  std::string text;
+  int calls = 0;
+  auto stopped = forma::text::generate(model, tok512(), greedy, "", {.steps = 20},
+                                       [&](std::int32_t, std::string_view piece, bool) {
+                                         text += piece;
+                                         return ++calls < 2;
+                                       });
+  REQUIRE(stopped);
+  CHECK(text == "the Lily");
+  CHECK(stopped->stopped == forma::text::stop_reason::caller);
+  CHECK(stopped->generated_tokens == 2);
+  CHECK(model.seen.size() == 2);  // positions 0 and 1; the next position is never run
+
+  // It may stop during the prompt's tokens too.
+  ScriptedModel prompted({the});
+  calls = 0;
+  auto in_prompt = forma::text::generate(prompted, tok512(), greedy, "Once upon", {.steps = 20},
+                                         [&](std::int32_t, std::string_view, bool from_prompt) {
+                                           CHECK(from_prompt);
+                                           return ++calls < 1;
+                                         });
+  REQUIRE(in_prompt);
+  CHECK(calls == 1);
+  CHECK(in_prompt->stopped == forma::text::stop_reason::caller);
+  CHECK(in_prompt->generated_tokens == 0);
+}
