@@ -1,6 +1,8 @@
 // libFuzzer harness: GGUF validation, then every metadata value printed and every tensor it
 // accepted dequantized (whole, and row 0 through dequantize_row and dot_row); the file's tokenizer
-// (tokenizer.ggml.*) loaded, and when it loads, a text encoded and decoded with it.
+// (tokenizer.ggml.*) loaded, and when it loads, a text encoded and decoded with it; then the file
+// rewritten by gguf::Writer (metadata copied, tensors as raw bytes) and read back: the same keys,
+// value texts, tensor names, types, dims and bytes.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include <forma/io/gguf.hpp>
+#include <forma/io/gguf_writer.hpp>
 #include <forma/text/gguf_tokenizer.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -49,6 +52,35 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const std::vector<float> x(t.row_length(), 0.5f);
     if (!file->dot_row(t, 0, x.data())) __builtin_trap();
+  }
+  // The writer: what it accepts (it refuses empty keys, 0-dim tensors and names over 63 bytes,
+  // which the reader takes) it writes so that the reader finds the same file contents.
+  gguf::Writer writer;
+  for (const auto& entry : file->metadata()) {
+    if (!writer.set(std::string(entry.key), gguf::MetaValue::copy(entry.value))) return 0;
+  }
+  for (const auto& t : file->tensors()) {
+    const auto raw = file->bytes(t);
+    if (!writer.add_tensor_bytes(std::string(t.name), t.dims(), t.type, {raw.begin(), raw.end()})) return 0;
+  }
+  auto written = writer.encode();
+  if (!written) __builtin_trap();
+  auto again = gguf::File::from_bytes(std::as_bytes(std::span<const char>(written->data(), written->size())));
+  if (!again || again->metadata().size() != file->metadata().size() ||
+      again->tensors().size() != file->tensors().size() || again->alignment() != file->alignment()) {
+    __builtin_trap();
+  }
+  for (std::size_t i = 0; i < file->metadata().size(); ++i) {
+    const auto &a = file->metadata()[i], &b = again->metadata()[i];
+    if (a.key != b.key || a.value.type() != b.value.type() || a.value.text(1000) != b.value.text(1000)) __builtin_trap();
+  }
+  for (std::size_t i = 0; i < file->tensors().size(); ++i) {
+    const auto &a = file->tensors()[i], &b = again->tensors()[i];
+    const auto x = file->bytes(a), y = again->bytes(b);
+    if (a.name != b.name || a.type != b.type || a.n_dims != b.n_dims || a.ne != b.ne || x.size() != y.size() ||
+        (!x.empty() && std::memcmp(x.data(), y.data(), x.size()) != 0)) {
+      __builtin_trap();
+    }
   }
   return 0;
 }

@@ -1,5 +1,6 @@
-// libFuzzer harness: llama2.c header validation, weight mapping, and a forward pass through any
-// small model the validator accepts (whatever the weights hold).
+// libFuzzer harness: llama2.c header validation, weight mapping, version 2 dequantization and
+// re-quantization, and a forward pass through any small model the validator accepts (whatever the
+// weights hold).
 #include <cstddef>
 #include <cstdint>
 #include <algorithm>
@@ -30,6 +31,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (t.count == 0 || t.offset + t.count * t.stride > size) std::abort();
       last = last ^ data[t.offset + t.count * t.stride - 1];
     }
+    // Dequantized to fp32 (load_fp32's path): a validated file always gives a mappable image, and
+    // its weights quantize back (or fail with an Error, for scales that overflow to inf).
+    auto image = llama2c::dequantize_to_v1(*header, bytes);
+    if (!image) std::abort();
+    llama2c::Header v1 = *header;
+    v1.kind = llama2c::format::fp32_v1;
+    v1.version = 1;
+    v1.group_size = 0;
+    auto dequantized = llama2c::map_weights<forma::presets::any_llama>(v1, std::as_bytes(std::span<const float>(*image)));
+    if (!dequantized) std::abort();
+    (void)llama2c::encode_q8_0_v2(*dequantized, header->group_size);
     return 0;
   }
   auto weights = llama2c::map_weights<forma::presets::any_llama>(*header, bytes);

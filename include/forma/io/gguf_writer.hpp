@@ -75,8 +75,11 @@ inline bool q8_0(const float* x, std::byte* out) noexcept {
   const std::uint16_t d_bits = f16(d).bits();
   std::memcpy(out, &d_bits, 2);
   for (int j = 0; j < 32; ++j) {
-    const float q = std::round(x[j] * id);  // halves away from zero, as roundf and gguf-py's np_roundf
-    out[2 + j] = static_cast<std::byte>(static_cast<std::int8_t>(q));
+    // Halves away from zero, as roundf and gguf-py's np_roundf. A subnormal d can make 1/d
+    // overflow (x · id = ±inf, or NaN for x = 0), where ggml's int8 cast is undefined: clamped to
+    // ±127 here, NaN to 0; every other block is ggml's bytes.
+    const float q = std::round(x[j] * id);
+    out[2 + j] = static_cast<std::byte>(static_cast<std::int8_t>(q != q ? 0.0f : std::clamp(q, -127.0f, 127.0f)));
   }
   return true;
 }

@@ -535,6 +535,8 @@ Result<Fp32Checkpoint<C>> load_fp32(const std::string& path) {
 
 // llama2.c's export.py quantize_q80 on `n` values (a multiple of group_size): per group, scale =
 // max|x| / 127 and q = round(x / scale), halves to even (torch.round); a zero group gets q = 0.
+// Where a subnormal scale lets x / scale reach past ±127 (export.py's int8 cast would wrap 128 to
+// -128), q is clamped to ±127.
 inline void quantize_q80(const float* x, std::size_t n, std::size_t group_size, std::int8_t* q, float* scales) {
   for (std::size_t g = 0; g < n / group_size; ++g) {
     const float* in = x + g * group_size;
@@ -543,7 +545,8 @@ inline void quantize_q80(const float* x, std::size_t n, std::size_t group_size, 
     const float scale = wmax / 127.0f;
     scales[g] = scale;
     for (std::size_t k = 0; k < group_size; ++k) {
-      q[g * group_size + k] = scale == 0.0f ? std::int8_t{0} : static_cast<std::int8_t>(std::nearbyint(in[k] / scale));
+      const float r = scale == 0.0f ? 0.0f : std::nearbyint(in[k] / scale);
+      q[g * group_size + k] = static_cast<std::int8_t>(std::clamp(r, -127.0f, 127.0f));
     }
   }
 }

@@ -123,6 +123,21 @@ TEST_CASE("gguf writer: f32 values encoded as F16, BF16 and Q8_0 give gguf-py's 
   CHECK(first_difference(*written, original) == -1);
 }
 
+TEST_CASE("gguf writer: Q8_0 blocks whose scale 1/d overflows are clamped, not undefined") {
+  // amax 1e-40 (an f32 subnormal): d = amax / 127 is subnormal and 1 / d is +inf, so x · (1/d) is
+  // ±inf (NaN for 0) — ggml casts that to int8 (undefined); forma writes ±127 and 0.
+  std::vector<float> block(32, 0.0f);
+  block[0] = 1e-40f;
+  block[1] = -1e-40f;
+  block[2] = 5e-41f;
+  std::byte out[34];
+  REQUIRE(gguf::encode_run(tensor_type::q8_0, block.data(), 32, out));
+  CHECK(static_cast<std::int8_t>(out[2]) == 127);
+  CHECK(static_cast<std::int8_t>(out[3]) == -127);
+  CHECK(static_cast<std::int8_t>(out[4]) == 127);
+  CHECK(static_cast<std::int8_t>(out[5]) == 0);
+}
+
 TEST_CASE("gguf writer: every metadata type and tensor round-trips through forma's reader") {
   const std::string path = scratch_path("roundtrip.gguf");
   gguf::Writer w;

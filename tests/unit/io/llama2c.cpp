@@ -250,6 +250,14 @@ TEST_CASE("quantize_q80: scale max|x| / 127, q = round(x / scale) with halves to
   llama2c::quantize_q80(zeros, 8, 8, q + 8, scales + 1);
   CHECK(scales[1] == 0.0f);
   for (int i = 8; i < 16; ++i) CHECK(q[i] == 0);
+  // A subnormal scale: x / scale may pass 127 (export.py's int8 cast would wrap); clamped to ±127.
+  // max|x| = 190 ulps of the smallest subnormal: scale = 190/127 ulps rounds to 1 ulp, x / scale = 190.
+  const float ulp = std::numeric_limits<float>::denorm_min();
+  const float tiny_values[8] = {190 * ulp, -190 * ulp, 100 * ulp, 0.0f, 3 * ulp, ulp, -128 * ulp, 2 * ulp};
+  llama2c::quantize_q80(tiny_values, 8, 8, q, scales);
+  CHECK(scales[0] == ulp);
+  const std::int8_t clamped[8] = {127, -127, 100, 0, 3, 1, -127, 2};
+  for (int i = 0; i < 8; ++i) CHECK(q[i] == clamped[i]);
   CHECK(llama2c::q80_group_size(288) == 32);
   CHECK(llama2c::q80_group_size(64) == 64);
   CHECK(llama2c::q80_group_size(16) == 16);
