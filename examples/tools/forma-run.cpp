@@ -14,7 +14,7 @@
 // (forma/text/gguf_tokenizer.hpp: 'llama' SentencePiece, prompt after BOS as run.c; 'gpt2' BPE with
 // the GPT-2 pre-tokenizer, no BOS), or the one -z names.
 //
-// Additions: -k <int> top-k (0 = off), -o text|ids (print the token ids instead of the text),
+// Additions: -c <int> context (the KV cache holds this many positions; 0 = max_seq), -k <int> top-k (0 = off), -o text|ids (print the token ids instead of the text),
 // -a llama2c|fast: the arithmetic. The default, llama2c, sums every dot product left to right as
 // run.c does, so the logits — and the sampled tokens for any seed — are run.c's bit for bit;
 // fast uses SIMD partial sums (different rounding in the last bits, about 4× faster matvecs).
@@ -58,6 +58,7 @@ struct Options {
   std::optional<std::string> system_prompt;
   std::string output = "text";
   std::string arithmetic = "llama2c";
+  std::size_t context = 0;  // -c: positions to run (the KV cache's size), 0 = max_seq
   bool tokenizer_given = false;
   std::optional<std::string> tokens;      // --tokens 1,2,3
   std::optional<std::string> logits_out;  // --logits-out FILE.npy
@@ -79,6 +80,7 @@ struct Options {
       "  -k <int>    top-k: sample among the k most likely tokens, default 0 = off\n"
       "  -o <string> output: text|ids (ids: generate mode only), default: text\n"
       "  -a <string> arithmetic: llama2c (run.c's summation order) | fast, default: llama2c\n"
+      "  -c <int>    context: the positions the KV cache holds, default 0 = the model's max_seq\n"
       "  --tokens <ids>       feed exactly these comma-separated token ids (no BOS)\n"
       "  --logits-out <file>  with --tokens: write every position's logits, float32 (T, vocab) .npy\n"
       "<checkpoint>: a llama2.c .bin, an llm.c GPT-2 .bin, a Hugging Face model directory or a\n"
@@ -121,6 +123,13 @@ Options parse(int argc, char** argv) {
       case 'k': o.top_k = static_cast<std::size_t>(std::max(0, std::atoi(value))); break;
       case 'o': o.output = value; break;
       case 'a': o.arithmetic = value; break;
+      case 'c': {
+        char* end = nullptr;
+        const long long n = std::strtoll(value, &end, 10);
+        if (end == value || *end != '\0' || n < 0) fail(std::string("-c: not a context length: '") + value + "'");
+        o.context = static_cast<std::size_t>(n);
+        break;
+      }
       default: usage();
     }
   }
@@ -276,7 +285,8 @@ int run_model(const Options& o, Model& model, forma::text::CheckpointContext& co
   std::size_t steps = static_cast<std::size_t>(o.steps);
   if (steps == 0) steps = max_seq;
   if (steps > max_seq) {
-    fail("-n " + std::to_string(steps) + " exceeds the model's max_seq of " + std::to_string(max_seq));
+    fail("-n " + std::to_string(steps) + " exceeds " +
+         (o.context != 0 ? "the context (-c) of " : "the model's max_seq of ") + std::to_string(max_seq));
   }
   auto tokenizer = forma::text::load_tokenizer(
       context, {.path = o.tokenizer_given ? std::optional<std::string>(o.tokenizer) : std::nullopt}, model.vocab_size());
@@ -294,7 +304,8 @@ int main(int argc, char** argv) {
       {.path = options.checkpoint,
        .fast_arithmetic = options.arithmetic == "fast",
        .gguf_tokenizer = !options.tokens && !options.tokenizer_given,
-       .gguf_tokenizer_hint = " (generation needs a tokenizer: pass -z, or --tokens ids --logits-out FILE.npy)"},
+       .gguf_tokenizer_hint = " (generation needs a tokenizer: pass -z, or --tokens ids --logits-out FILE.npy)",
+       .context = options.context},
       [&](auto& model, forma::text::CheckpointContext& context) { return run_model(options, model, context); });
   if (!done) fail(done.error().to_string());
   return *done;

@@ -79,6 +79,10 @@ struct CheckpointOptions {
   bool gguf_tokenizer = false;
   // Appended to the error of a GGUF file whose tokenizer cannot be read.
   std::string gguf_tokenizer_hint;
+  // The positions the model will run (0 = the checkpoint's max_seq): the KV cache and the score
+  // buffers are sized for these, so a long-context file (Qwen2.5's 32,768) need not allocate its
+  // whole cache. More than max_seq is an error naming both.
+  std::size_t context = 0;
 };
 
 // What the visitor gets besides the model.
@@ -86,12 +90,18 @@ struct CheckpointContext {
   std::string path;
   checkpoint_format format = checkpoint_format::llama2c;
   std::optional<AnyTokenizer> own_tokenizer;  // a GGUF file's, when asked for
+  std::size_t context = 0;                     // CheckpointOptions::context
 };
 
 namespace detail {
 template <class R, class Model, class Weights, class Visitor>
 Result<R> visit_model(const Weights& weights, CheckpointContext& context, Visitor& visitor) {
-  Model model(weights);
+  if (context.context > weights.shape.max_seq) {
+    return make_error(errc::invalid_argument, context.path + ": a context of " + std::to_string(context.context) +
+                                                  " positions exceeds the model's max_seq of " +
+                                                  std::to_string(weights.shape.max_seq));
+  }
+  Model model(weights, context.context);
   return visitor(model, context);
 }
 
@@ -128,7 +138,7 @@ Result<R> visit_gguf(const io::gguf::File& file, const CheckpointOptions& option
 template <class R, class Visitor>
 Result<R> with_checkpoint(const CheckpointOptions& options, Visitor&& visitor) {
   CheckpointContext context{.path = options.path, .format = detect_checkpoint_format(options.path),
-                            .own_tokenizer = std::nullopt};
+                            .own_tokenizer = std::nullopt, .context = options.context};
   switch (context.format) {
     case checkpoint_format::hugging_face: {
       auto config = io::hf::read_config(options.path);
