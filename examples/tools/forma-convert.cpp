@@ -28,8 +28,15 @@
 // -z tokenizer.bin (llama2.c input): the vocabulary goes into the file as tokenizer.ggml.model
 // "llama" — tokens (spaces as U+2581; ids 0, 1, 2 named <unk>, <s>, </s>), scores, token types
 // (unknown, control, byte for the <0xXX> pieces, normal), bos/eos/unk ids 1/2/0 —, so forma-run
-// and llama.cpp generate from the file alone. Hugging Face input: no tokenizer is written (a note
-// says so); run the file with -z or --tokens.
+// and llama.cpp generate from the file alone.
+//
+// Hugging Face input with a byte-level BPE tokenizer.json beside the weights: tokenizer.ggml.model
+// "gpt2" with its tokens (ids without a token up to the model's vocabulary filled with "[PAD<id>]",
+// type unused, as llama.cpp does), merges, token types (added special tokens control, other added
+// tokens user-defined) and config.json's bos/eos ids; tokenizer.ggml.pre from the pre_tokenizer:
+// ByteLevel with its regex → "gpt-2"; Split by Qwen2's or Llama 3's exact regex then ByteLevel
+// without one → "qwen2" / "llama-bpe". Any other tokenizer (SentencePiece, another split, BPE with
+// byte fallback) is not written, and a note says why; run such a file with -z or --tokens.
 //
 // The file is written atomically (OUTPUT.tmp, renamed when complete). Every error is one line on
 // stderr naming the file, with exit status 1.
@@ -42,12 +49,14 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
 #include <forma/io/atomic_file.hpp>
 #include <forma/io/gguf.hpp>
 #include <forma/io/gguf_writer.hpp>
 #include <forma/io/hf.hpp>
+#include <forma/io/json.hpp>
 #include <forma/io/llama2c.hpp>
 #include <forma/models/presets.hpp>
 #include <forma/text/tokenizer.hpp>
@@ -262,7 +271,263 @@ void add_tokenizer(gguf::Writer& w, const forma::text::Tokenizer& t, const std::
   check(w.set("tokenizer.ggml.unknown_token_id", std::uint32_t{0}));
 }
 
-int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* tokenizer) {
+// A Hugging Face tokenizer.json as GGUF's "gpt2" tokenizer keys.
+struct BpeVocab {
+  std::vector<std::string> tokens;
+  std::vector<std::int32_t> types;
+  std::vector<std::string> merges;
+  std::string pre;
+};
+
+// The exact regexes of the Split pre-tokenizers forma (and llama.cpp) know by name.
+constexpr std::string_view qwen2_split =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr std::string_view llama3_split =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+namespace json = forma::io::json;
+
+// A failure: an Error (malformed JSON: fatal) or a reason the tokenizer is not one GGUF "gpt2"
+// describes (a note; the file is written without a tokenizer).
+struct Unsupported {
+  std::string why;
+};
+
+template <class F>
+forma::Result<void> members(json::Reader& r, F&& each) {
+  if (auto ok = r.begin_object(); !ok) return ok;
+  std::string key;
+  while (true) {
+    auto more = r.next_key(key);
+    if (!more) return std::move(more).error();
+    if (!*more) return {};
+    if (auto ok = each(key); !ok) return ok;
+  }
+}
+
+forma::Result<bool> read_bool(json::Reader& r) {
+  auto kind = r.value_kind();
+  if (!kind) return std::move(kind).error();
+  if (*kind == json::Kind::null) {
+    if (auto ok = r.null(); !ok) return std::move(ok).error();
+    return false;
+  }
+  return r.boolean();
+}
+
+// One pre-tokenizer object: its type, Split's regex and behavior, ByteLevel's use_regex.
+struct PreTokenizer {
+  std::string type, regex, behavior;
+  bool invert = false, use_regex = true, has_pattern_string = false;
+  std::vector<PreTokenizer> sequence;
+};
+
+forma::Result<void> read_pre_tokenizer(json::Reader& r, PreTokenizer& p, int depth) {
+  return members(r, [&](const std::string& key) -> forma::Result<void> {
+    if (key == "type") {
+      auto v = r.string();
+      if (!v) return std::move(v).error();
+      p.type = *v;
+    } else if (key == "behavior") {
+      auto v = r.string();
+      if (!v) return std::move(v).error();
+      p.behavior = *v;
+    } else if (key == "invert" || key == "use_regex") {
+      auto v = read_bool(r);
+      if (!v) return std::move(v).error();
+      (key == "invert" ? p.invert : p.use_regex) = *v;
+    } else if (key == "pattern") {
+      return members(r, [&](const std::string& kind) -> forma::Result<void> {
+        auto v = r.string();
+        if (!v) return std::move(v).error();
+        p.regex = *v;
+        p.has_pattern_string = kind != "Regex";
+        return {};
+      });
+    } else if (key == "pretokenizers" && depth == 0) {
+      if (auto ok = r.begin_array(); !ok) return ok;
+      while (true) {
+        auto more = r.next_element();
+        if (!more) return std::move(more).error();
+        if (!*more) break;
+        p.sequence.emplace_back();
+        if (auto ok = read_pre_tokenizer(r, p.sequence.back(), depth + 1); !ok) return ok;
+      }
+    } else {
+      return r.skip();
+    }
+    return {};
+  });
+}
+
+// The tokenizer.json at `path` for a model of `vocab` rows; nothing (with a reason) when GGUF's
+// "gpt2" tokenizer cannot describe it.
+std::variant<BpeVocab, Unsupported> read_tokenizer_json(const std::string& path, std::size_t vocab) {
+  auto text = forma::io::hf::detail::read_text(path);
+  if (!text) fail(text.error().to_string());
+  json::Reader r(*text);
+  std::map<std::int32_t, std::string> by_id;
+  std::map<std::int32_t, bool> added;  // id -> special
+  std::vector<std::string> merges;
+  std::string model_type;
+  bool byte_fallback = false, has_pre = false;
+  PreTokenizer pre;
+  const auto id_of = [&](const std::string& where) -> forma::Result<std::int32_t> {
+    auto n = r.number();
+    if (!n) return std::move(n).error();
+    if (!n->integer || *n->integer > 0x7FFFFFFF) fail(path + ": " + where + " is not a token id");
+    return static_cast<std::int32_t>(*n->integer);
+  };
+  auto parsed = members(r, [&](const std::string& key) -> forma::Result<void> {
+    if (key == "added_tokens") {
+      if (auto ok = r.begin_array(); !ok) return ok;
+      while (true) {
+        auto more = r.next_element();
+        if (!more) return std::move(more).error();
+        if (!*more) return {};
+        std::int32_t id = -1;
+        std::string content;
+        bool special = false;
+        auto ok = members(r, [&](const std::string& field) -> forma::Result<void> {
+          if (field == "id") {
+            auto v = id_of("added_tokens.id");
+            if (!v) return std::move(v).error();
+            id = *v;
+          } else if (field == "content") {
+            auto v = r.string();
+            if (!v) return std::move(v).error();
+            content = *v;
+          } else if (field == "special") {
+            auto v = read_bool(r);
+            if (!v) return std::move(v).error();
+            special = *v;
+          } else {
+            return r.skip();
+          }
+          return {};
+        });
+        if (!ok) return ok;
+        if (id < 0) fail(path + ": an added token without an id");
+        by_id[id] = content;
+        added[id] = special;
+      }
+    }
+    if (key == "pre_tokenizer") {
+      auto kind = r.value_kind();
+      if (!kind) return std::move(kind).error();
+      if (*kind == json::Kind::null) return r.null();
+      has_pre = true;
+      return read_pre_tokenizer(r, pre, 0);
+    }
+    if (key == "model") {
+      return members(r, [&](const std::string& field) -> forma::Result<void> {
+        if (field == "type") {
+          auto v = r.string();
+          if (!v) return std::move(v).error();
+          model_type = *v;
+        } else if (field == "byte_fallback") {
+          auto v = read_bool(r);
+          if (!v) return std::move(v).error();
+          byte_fallback = *v;
+        } else if (field == "vocab") {
+          auto kind = r.value_kind();
+          if (!kind) return std::move(kind).error();
+          if (*kind != json::Kind::object) return r.skip();  // a Unigram's list: refused below
+          std::string token;
+          if (auto ok = r.begin_object(); !ok) return ok;
+          while (true) {
+            auto more = r.next_key(token);
+            if (!more) return std::move(more).error();
+            if (!*more) return {};
+            auto id = id_of("model.vocab");
+            if (!id) return std::move(id).error();
+            by_id.emplace(*id, token);
+          }
+        } else if (field == "merges") {
+          if (auto ok = r.begin_array(); !ok) return ok;
+          while (true) {
+            auto more = r.next_element();
+            if (!more) return std::move(more).error();
+            if (!*more) return {};
+            auto kind = r.value_kind();
+            if (!kind) return std::move(kind).error();
+            if (*kind == json::Kind::string) {
+              auto v = r.string();
+              if (!v) return std::move(v).error();
+              merges.push_back(*v);
+              continue;
+            }
+            if (auto ok = r.begin_array(); !ok) return ok;
+            std::vector<std::string> pair;
+            while (true) {
+              auto element = r.next_element();
+              if (!element) return std::move(element).error();
+              if (!*element) break;
+              auto v = r.string();
+              if (!v) return std::move(v).error();
+              pair.push_back(*v);
+            }
+            if (pair.size() != 2) fail(path + ": a merge that is not a pair");
+            merges.push_back(pair[0] + " " + pair[1]);
+          }
+        } else {
+          return r.skip();
+        }
+        return {};
+      });
+    }
+    return r.skip();
+  });
+  if (!parsed) fail(std::move(parsed).error().with_path(path).to_string());
+  if (auto ok = r.finish(); !ok) fail(std::move(ok).error().with_path(path).to_string());
+
+  if (model_type != "BPE") return Unsupported{"its model is " + (model_type.empty() ? "missing" : model_type) + ", not BPE"};
+  if (byte_fallback) return Unsupported{"BPE with byte_fallback (SentencePiece-style) is not GGUF's gpt2 tokenizer"};
+  BpeVocab v;
+  const auto byte_level = [](const PreTokenizer& p, bool regex) { return p.type == "ByteLevel" && p.use_regex == regex; };
+  if (has_pre && byte_level(pre, true)) {
+    v.pre = "gpt-2";
+  } else if (has_pre && pre.type == "Sequence" && pre.sequence.size() == 2 && pre.sequence[0].type == "Split" &&
+             !pre.sequence[0].has_pattern_string && pre.sequence[0].behavior == "Isolated" &&
+             !pre.sequence[0].invert && byte_level(pre.sequence[1], false) &&
+             (pre.sequence[0].regex == qwen2_split || pre.sequence[0].regex == llama3_split)) {
+    v.pre = pre.sequence[0].regex == qwen2_split ? "qwen2" : "llama-bpe";
+  } else {
+    return Unsupported{"its pre_tokenizer is not ByteLevel, nor a Split by Qwen2's or Llama 3's regex then ByteLevel"};
+  }
+  if (by_id.empty()) return Unsupported{"it has no vocabulary"};
+  const auto largest = static_cast<std::size_t>(by_id.rbegin()->first);
+  if (largest >= vocab) {
+    return Unsupported{"its token id " + std::to_string(largest) + " is outside the model's vocabulary of " +
+                       std::to_string(vocab)};
+  }
+  v.tokens.resize(vocab);
+  v.types.resize(vocab);
+  for (std::size_t i = 0; i < vocab; ++i) {
+    const auto id = static_cast<std::int32_t>(i);
+    const auto it = by_id.find(id);
+    if (it == by_id.end()) {
+      v.tokens[i] = "[PAD" + std::to_string(i) + "]";
+      v.types[i] = static_cast<std::int32_t>(forma::text::TokenType::unused);
+      continue;
+    }
+    v.tokens[i] = it->second;
+    const auto a = added.find(id);
+    v.types[i] = static_cast<std::int32_t>(a == added.end() ? forma::text::TokenType::normal
+                                           : a->second      ? forma::text::TokenType::control
+                                                            : forma::text::TokenType::user_defined);
+  }
+  v.merges = std::move(merges);
+  return v;
+}
+
+struct HfTokenizer {
+  BpeVocab vocab;
+  std::optional<std::size_t> bos, eos;
+};
+
+int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* tokenizer,
+            const HfTokenizer* bpe = nullptr, const std::string& no_tokenizer_note = {}) {
   const std::map<std::string, std::pair<gguf::tensor_type, std::uint32_t>> types{
       {"f32", {gguf::tensor_type::f32, 0}},
       {"f16", {gguf::tensor_type::f16, 1}},
@@ -283,10 +548,11 @@ int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* 
   check(w.set("general.name", name));
   check(w.set("general.file_type", file_type));
   if (matrix_type == gguf::tensor_type::q8_0) check(w.set("general.quantization_version", std::uint32_t{2}));
-  const auto u32 = [&](const std::string& key, std::size_t value) {
+  const auto u32_key = [&](const std::string& key, std::size_t value) {
     if (value > UINT32_MAX) fail(o.input + ": " + key + " " + std::to_string(value) + " does not fit a uint32");
-    check(w.set(a + "." + key, static_cast<std::uint32_t>(value)));
+    check(w.set(key, static_cast<std::uint32_t>(value)));
   };
+  const auto u32 = [&](const std::string& key, std::size_t value) { u32_key(a + "." + key, value); };
   u32("context_length", s.max_seq);
   u32("embedding_length", s.dim);
   u32("block_count", s.layers);
@@ -300,6 +566,15 @@ int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* 
     u32("rope.dimension_count", s.head_dim());
   }
   if (tokenizer != nullptr) add_tokenizer(w, *tokenizer, *o.tokenizer);
+  if (bpe != nullptr) {
+    check(w.set("tokenizer.ggml.model", "gpt2"));
+    check(w.set("tokenizer.ggml.pre", bpe->vocab.pre));
+    check(w.set("tokenizer.ggml.tokens", gguf::MetaValue::array(bpe->vocab.tokens)));
+    check(w.set("tokenizer.ggml.token_type", gguf::MetaValue::array(bpe->vocab.types)));
+    check(w.set("tokenizer.ggml.merges", gguf::MetaValue::array(bpe->vocab.merges)));
+    if (bpe->bos) u32_key("tokenizer.ggml.bos_token_id", *bpe->bos);
+    if (bpe->eos) u32_key("tokenizer.ggml.eos_token_id", *bpe->eos);
+  }
 
   std::map<std::string, std::size_t> counts;
   std::size_t fallback = 0;
@@ -323,8 +598,12 @@ int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* 
   if (fallback > 0) {
     std::printf("  %zu matrices with rows not a multiple of 32 written as F16 (Q8_0 blocks are 32 long)\n", fallback);
   }
-  if (tokenizer == nullptr) {
-    std::printf("  no tokenizer in the file: generate with forma-run -z TOKENIZER, or use --tokens\n");
+  if (bpe != nullptr) {
+    std::printf("  tokenizer: gpt2, pre-tokenizer %s, %zu tokens, %zu merges\n", bpe->vocab.pre.c_str(),
+                bpe->vocab.tokens.size(), bpe->vocab.merges.size());
+  } else if (tokenizer == nullptr) {
+    std::printf("  no tokenizer in the file%s: generate with forma-run -z TOKENIZER, or use --tokens\n",
+                no_tokenizer_note.c_str());
   }
   return 0;
 }
@@ -352,15 +631,31 @@ int main(int argc, char** argv) {
     if (o.tokenizer) fail("-z is for llama2.c checkpoints (a tokenizer.bin); " + o.input + " is a directory");
     auto config = forma::io::hf::read_config(o.input);
     if (!config) fail(config.error().to_string());
+    // The tokenizer beside the weights, when GGUF's "gpt2" tokenizer can hold it.
+    std::optional<HfTokenizer> bpe;
+    std::string note = " (no tokenizer.json in the directory)";
+    const std::string json_path = (std::filesystem::path(o.input) / "tokenizer.json").string();
+    if (config->family != forma::model_family::gpt2 && std::filesystem::exists(json_path, ec)) {
+      auto read = read_tokenizer_json(json_path, config->shape.vocab);
+      if (auto* v = std::get_if<BpeVocab>(&read)) {
+        bpe.emplace();
+        bpe->vocab = std::move(*v);
+        if (config->has_bos) bpe->bos = config->bos;
+        if (config->has_eos) bpe->eos = config->eos;
+      } else {
+        note = " (" + json_path + ": " + std::get<Unsupported>(read).why + ")";
+      }
+    }
+    const HfTokenizer* bpe_ptr = bpe ? &*bpe : nullptr;
     if (config->family == forma::model_family::llama) {
       auto model = forma::io::hf::load<forma::presets::any_hf_llama>(o.input);
       if (!model) fail(model.error().to_string());
-      return convert(o, from_hf(model->weights(), "llama"), nullptr);
+      return convert(o, from_hf(model->weights(), "llama"), nullptr, bpe_ptr, note);
     }
     if (config->family == forma::model_family::qwen2) {
       auto model = forma::io::hf::load<forma::presets::any_qwen2>(o.input);
       if (!model) fail(model.error().to_string());
-      return convert(o, from_hf(model->weights(), "qwen2"), nullptr);
+      return convert(o, from_hf(model->weights(), "qwen2"), nullptr, bpe_ptr, note);
     }
     fail(config->path + ": model_type '" + config->model_type + "': forma-convert writes llama and qwen2");
   }
