@@ -3,8 +3,10 @@
 //   forma-convert INPUT OUTPUT.gguf [--type f32|f16|bf16|q8_0] [-z tokenizer.bin]
 //   forma-convert INPUT.bin OUTPUT.bin --format llama2c --type q8_0 [--group-size 64]
 //
-// INPUT is a llama2.c checkpoint (.bin: legacy or version 1 fp32, or version 2 Q8_0, dequantized)
-// or a Hugging Face model directory (config.json + safetensors) of model_type llama or qwen2.
+// INPUT is a llama2.c checkpoint (.bin: legacy or version 1 fp32, or version 2 Q8_0, dequantized),
+// a Hugging Face model directory (config.json + safetensors) of model_type llama or qwen2, or a
+// GGUF model (llama or qwen2, any type forma dequantizes: re-encoded as --type says, its
+// general.name and tokenizer.* keys copied).
 //
 // --format llama2c writes a llama2.c version 2 file (magic "ak42", Q8_0: int8 values and one fp32
 // scale per group, the norms in fp32) from a llama2.c checkpoint, byte for byte as llama2.c's
@@ -54,6 +56,7 @@
 
 #include <forma/io/atomic_file.hpp>
 #include <forma/io/gguf.hpp>
+#include <forma/io/gguf_model.hpp>
 #include <forma/io/gguf_writer.hpp>
 #include <forma/io/hf.hpp>
 #include <forma/io/json.hpp>
@@ -134,6 +137,8 @@ struct Source {
 // A model as GGUF wants it.
 struct Converted {
   std::string architecture;  // "llama" or "qwen2"
+  std::string name;          // general.name (empty: the input's file or directory name)
+  std::vector<std::pair<std::string, gguf::MetaValue>> copied;  // a GGUF input's tokenizer.* keys
   forma::DecoderShape shape;
   std::vector<Source> tensors;
   std::vector<std::vector<float>> owned;  // permuted copies the tensors point into
@@ -189,15 +194,15 @@ Converted from_llama2c(const forma::LlamaWeights<C>& w) {
   return m;
 }
 
-// A Hugging Face model's tensors (views into the loaded model; Llama's q and k permuted copies).
+// A decoder's tensors (views into the loaded model; with `permute`, a Hugging Face Llama's q and k
+// rows as permuted copies).
 template <forma::DecoderConfig C>
-Converted from_hf(const forma::DecoderWeights<C>& w, std::string architecture) {
+Converted from_decoder(const forma::DecoderWeights<C>& w, std::string architecture, bool permute) {
   Converted m;
   m.architecture = std::move(architecture);
   m.shape = w.shape;
   const forma::DecoderShape& s = w.shape;
   const std::size_t D = s.dim, H = s.hidden, KV = s.kv_dim(), V = s.vocab, head_dim = s.head_dim();
-  const bool permute = m.architecture == "llama";
   m.owned.reserve(2 * s.layers);
   m.tensors.push_back(matrix("token_embd.weight", w.token_embedding.data(), V, D));
   for (std::size_t l = 0; l < s.layers; ++l) {
@@ -545,7 +550,7 @@ int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* 
   const std::filesystem::path last = input.has_filename() ? input : input.parent_path();
   std::error_code not_a_directory;
   const std::string name = (std::filesystem::is_directory(last, not_a_directory) ? last.filename() : last.stem()).string();
-  check(w.set("general.name", name));
+  check(w.set("general.name", m.name.empty() ? name : m.name));
   check(w.set("general.file_type", file_type));
   if (matrix_type == gguf::tensor_type::q8_0) check(w.set("general.quantization_version", std::uint32_t{2}));
   const auto u32_key = [&](const std::string& key, std::size_t value) {
@@ -566,6 +571,7 @@ int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* 
     u32("rope.dimension_count", s.head_dim());
   }
   if (tokenizer != nullptr) add_tokenizer(w, *tokenizer, *o.tokenizer);
+  for (const auto& [key, value] : m.copied) check(w.set(key, value));
   if (bpe != nullptr) {
     check(w.set("tokenizer.ggml.model", "gpt2"));
     check(w.set("tokenizer.ggml.pre", bpe->vocab.pre));
@@ -601,11 +607,48 @@ int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* 
   if (bpe != nullptr) {
     std::printf("  tokenizer: gpt2, pre-tokenizer %s, %zu tokens, %zu merges\n", bpe->vocab.pre.c_str(),
                 bpe->vocab.tokens.size(), bpe->vocab.merges.size());
+  } else if (!m.copied.empty()) {
+    std::printf("  tokenizer: the %zu tokenizer.* keys of %s, copied\n", m.copied.size(), o.input.c_str());
   } else if (tokenizer == nullptr) {
     std::printf("  no tokenizer in the file%s: generate with forma-run -z TOKENIZER, or use --tokens\n",
                 no_tokenizer_note.c_str());
   }
   return 0;
+}
+
+bool is_gguf(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return false;
+  std::uint32_t magic = 0;
+  const bool read = std::fread(&magic, sizeof magic, 1, f) == 1;
+  std::fclose(f);
+  return read && magic == gguf::magic;
+}
+
+// A GGUF model (any type forma dequantizes) re-encoded: its weights in the order and names above,
+// its general.name and tokenizer.* keys copied.
+int from_gguf(const Options& o) {
+  if (o.format == "llama2c") fail(o.input + ": --format llama2c converts llama2.c checkpoints");
+  if (o.tokenizer) fail("-z is for llama2.c checkpoints; " + o.input + "'s own tokenizer is copied");
+  auto file = gguf::File::open(o.input);
+  if (!file) fail(file.error().to_string());
+  auto config = gguf::read_model_config(*file);
+  if (!config) fail(config.error().to_string());
+  const auto finish = [&](Converted m) {
+    m.name = config->name;
+    for (const auto& entry : file->metadata()) {
+      if (entry.key.starts_with("tokenizer.")) m.copied.emplace_back(std::string(entry.key), gguf::MetaValue::copy(entry.value));
+    }
+    return convert(o, m, nullptr);
+  };
+  if (config->family == forma::model_family::qwen2) {
+    auto model = gguf::load<forma::presets::any_qwen2>(*file);
+    if (!model) fail(model.error().to_string());
+    return finish(from_decoder(model->weights(), "qwen2", false));
+  }
+  auto model = gguf::load<forma::presets::any_gguf_llama>(*file);
+  if (!model) fail(model.error().to_string());
+  return finish(from_decoder(model->weights(), "llama", false));  // already in GGUF llama's layout
 }
 
 // A llama2.c version 2 (Q8_0) file, as export.py --version 2 writes it.
@@ -650,15 +693,16 @@ int main(int argc, char** argv) {
     if (config->family == forma::model_family::llama) {
       auto model = forma::io::hf::load<forma::presets::any_hf_llama>(o.input);
       if (!model) fail(model.error().to_string());
-      return convert(o, from_hf(model->weights(), "llama"), nullptr, bpe_ptr, note);
+      return convert(o, from_decoder(model->weights(), "llama", true), nullptr, bpe_ptr, note);
     }
     if (config->family == forma::model_family::qwen2) {
       auto model = forma::io::hf::load<forma::presets::any_qwen2>(o.input);
       if (!model) fail(model.error().to_string());
-      return convert(o, from_hf(model->weights(), "qwen2"), nullptr, bpe_ptr, note);
+      return convert(o, from_decoder(model->weights(), "qwen2", false), nullptr, bpe_ptr, note);
     }
     fail(config->path + ": model_type '" + config->model_type + "': forma-convert writes llama and qwen2");
   }
+  if (is_gguf(o.input)) return from_gguf(o);
   auto checkpoint = forma::io::llama2c::load_fp32<forma::presets::any_llama>(o.input);
   if (!checkpoint) fail(checkpoint.error().to_string());
   if (o.format == "llama2c") return write_llama2c_q8_0(o, checkpoint->weights());
