@@ -823,8 +823,16 @@ class Server {
         "text/event-stream",
         [this, api, job = std::move(job), ticket, id, created, include_usage = params.include_usage](
             std::size_t, httplib::DataSink& sink) {
-          stream(api, job, id, created, include_usage, sink);
-          return true;
+          // The provider runs outside httplib's exception handler: an exception ends this stream
+          // with an error event, never the server.
+          try {
+            stream(api, job, id, created, include_usage, sink);
+            return true;
+          } catch (const std::exception& e) {
+            const std::string event = "data: " + error_body({500, std::string("internal error: ") + e.what(), ""}) + "\n\n";
+            sink.write(event.data(), event.size());
+          }
+          return false;
         });
   }
 
