@@ -7,6 +7,8 @@ when the package is not importable; CMake's FORMA_OPENAI_PYTHON names an interpr
 """
 import sys
 
+sys.dont_write_bytecode = True  # importing serve_test must leave no __pycache__ in the source tree
+
 try:
     import openai
 except ImportError:

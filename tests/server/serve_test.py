@@ -24,6 +24,8 @@ import threading
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True
+
 ARGS = None
 TIMEOUT = 120  # seconds for any one HTTP exchange
 
