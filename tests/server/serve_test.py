@@ -586,6 +586,30 @@ def check_bpe(server):
         check(text == answer["text"] and final["completion_tokens"] == 24, "streamed %r" % text)
 
 
+def check_template(rendered_for):
+    # --chat-template: the chat reply equals the completion of the prompt the template renders.
+    def run(server):
+        messages = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Tell a story."},
+                    {"role": "assistant", "content": "Once"}, {"role": "user", "content": "More."}]
+        chat = post_json(server, "/v1/chat/completions", {"messages": messages, "max_tokens": 20, "temperature": 0})
+        same = post_json(server, "/v1/completions",
+                         {"prompt": rendered_for(messages), "max_tokens": 20, "temperature": 0})
+        check(chat["choices"][0]["message"]["content"] == same["choices"][0]["text"],
+              "chat %r, completion %r" % (chat, same))
+        check(chat["usage"] == same["usage"], "usage %r vs %r" % (chat["usage"], same["usage"]))
+    return run
+
+
+def chatml(messages):
+    return "".join("<|im_start|>%s\n%s<|im_end|>\n" % (m["role"], m["content"]) for m in messages) + \
+        "<|im_start|>assistant\n"
+
+
+def llama2(messages):
+    # run.c's template for the first user turn (with the system prompt), [INST] ... [/INST] after.
+    return "[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nTell a story. [/INST] Once [INST] More. [/INST]"
+
+
 CHECKS = {
     "haiku": (check_haiku, []),
     "sse": (check_sse, []),
@@ -601,6 +625,8 @@ CHECKS = {
     "sigterm": (check_signal(signal.SIGTERM), ["--token-delay-ms", "20"]),
     "sigint": (check_signal(signal.SIGINT), ["--token-delay-ms", "20"]),
     "playground": (check_playground, []),
+    "chatml": (check_template(chatml), ["--chat-template", "chatml"]),
+    "llama2-template": (check_template(llama2), ["--chat-template", "llama2"]),
     "utf8": (check_utf8, [], tiny_gguf),
     "bpe": (check_bpe, [], tiny_gpt2),
 }
