@@ -1,5 +1,6 @@
-// The ops dispatch on the device in the type: forma::rmsnorm / softmax / matmul / matmul_nt /
-// matvec / add on cuda tensors run the CUDA kernels, and give the host ops' results to 1e-5.
+// The ops dispatch on the device in the type: forma::rmsnorm / layernorm / softmax (_causal,
+// _valid) / matmul / matmul_nt / matvec / add on cuda tensors run the CUDA kernels, and give the
+// host ops' results to 1e-5.
 #include <cmath>
 #include <vector>
 
@@ -47,10 +48,20 @@ FORMA_CUDA_TEST(ops_rmsnorm_softmax_on_device) {
   fill(scores, 3);
   auto dscores = forma::to_device(scores);
   expect_close(forma::softmax(dscores), forma::softmax(scores), 1e-5, 1e-30);
-  forma::Matrix<float, dyn, dyn> causal(4, 37), dcausal_host(4, 37);
+  forma::Matrix<float, dyn, dyn> causal(4, 37);
   forma::softmax_causal(scores, causal, 3);
   forma::softmax_causal(dscores, dscores, 3);  // in place on the device
   expect_close(dscores, causal, 1e-5, 1e-30);
+  forma::Matrix<float, dyn, dyn> valid(4, 37);
+  forma::softmax_valid(scores, valid, 20);
+  auto dvalid = forma::to_device(valid);
+  forma::softmax_valid(forma::to_device(scores), dvalid, 20);
+  expect_close(dvalid, valid, 1e-5, 1e-30);
+
+  forma::Vector<float, 288> bias;
+  fill(bias, 8);
+  const auto dbias = forma::to_device(bias);
+  expect_close(forma::layernorm(dx, dweight, dbias), forma::layernorm(x, weight, bias), 1e-5, 1e-3);
 }
 
 FORMA_CUDA_TEST(ops_matmul_add_on_device) {

@@ -51,7 +51,7 @@ inline Error cublas_error(std::string_view call, cublasStatus_t status) {
 namespace detail {
 inline void check(cudaError_t status, std::string_view call) {
   if (status != cudaSuccess) {
-    (void)cudaGetLastError();  // clear a sticky-free error so the next call starts clean
+    (void)cudaGetLastError();  // reset the (non-sticky) error state for the next call
     forma::detail::throw_error(cuda_error(call, status));
   }
 }
