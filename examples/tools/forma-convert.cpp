@@ -62,6 +62,7 @@
 #include <forma/io/json.hpp>
 #include <forma/io/llama2c.hpp>
 #include <forma/models/presets.hpp>
+#include <forma/text/bpe.hpp>
 #include <forma/text/tokenizer.hpp>
 
 namespace {
@@ -413,6 +414,10 @@ std::variant<BpeVocab, Unsupported> read_tokenizer_json(const std::string& path,
         });
         if (!ok) return ok;
         if (id < 0) fail(path + ": an added token without an id");
+        if (const auto it = by_id.find(id); it != by_id.end() && it->second != content) {
+          fail(path + ": id " + std::to_string(id) + " is both \"" + gguf::printable(it->second) + "\" and \"" +
+               gguf::printable(content) + "\"");
+        }
         by_id[id] = content;
         added[id] = special;
       }
@@ -446,6 +451,10 @@ std::variant<BpeVocab, Unsupported> read_tokenizer_json(const std::string& path,
             if (!*more) return {};
             auto id = id_of("model.vocab");
             if (!id) return std::move(id).error();
+            if (const auto it = by_id.find(*id); it != by_id.end() && it->second != token) {
+              fail(path + ": id " + std::to_string(*id) + " is both \"" + gguf::printable(it->second) + "\" and \"" +
+                   gguf::printable(token) + "\"");
+            }
             by_id.emplace(*id, token);
           }
         } else if (field == "merges") {
@@ -523,6 +532,19 @@ std::variant<BpeVocab, Unsupported> read_tokenizer_json(const std::string& path,
                                                             : forma::text::TokenType::user_defined);
   }
   v.merges = std::move(merges);
+  // What forma-run will build from the file's keys, built now: a merge of tokens not in the
+  // vocabulary, a duplicate token and the like fail here, naming tokenizer.json, not later.
+  std::vector<std::string_view> tokens(v.tokens.begin(), v.tokens.end()), merge_lines(v.merges.begin(), v.merges.end());
+  std::vector<forma::text::BpeAddedToken> added_tokens;
+  for (const auto& [id, special] : added) {
+    added_tokens.push_back({v.tokens[static_cast<std::size_t>(id)], id, special, false, false});
+  }
+  const auto kind = v.pre == "qwen2"       ? forma::text::BpePreTokenizer::qwen2
+                    : v.pre == "llama-bpe" ? forma::text::BpePreTokenizer::llama3
+                                           : forma::text::BpePreTokenizer::gpt2;
+  auto check = forma::text::BpeTokenizer::from_vocab(tokens, merge_lines, std::move(added_tokens), "model.vocab",
+                                                     "model.merges", kind, v.pre == "llama-bpe");
+  if (!check) fail(path + ": " + check.error().to_string());
   return v;
 }
 

@@ -10,8 +10,8 @@ tokenizers 0.23.3 gives: scripts/fixtures/make_qwen2_style_tokenizer.py). The tw
 in OUT_DIR as a model directory and converted; then `forma-tokenize OUT.gguf --text T` must print
 tokenizers' ids for every text, and `forma-run OUT.gguf -i PROMPT` must generate with the file's
 own tokenizer. Variants of the tokenizer.json check how tokenizer.ggml.pre is chosen: plain
-ByteLevel → gpt-2, Llama 3's split → llama-bpe, any other split → no tokenizer and a note.
-Standard library only.
+ByteLevel → gpt-2, Llama 3's split → llama-bpe, any other split → no tokenizer and a note; a
+merge of unknown tokens or an id with two names is a one-line error. Standard library only.
 """
 import json
 import os
@@ -95,6 +95,23 @@ def main():
         if want not in printed:
             sys.exit(f"variant {name}: unexpected forma-convert output: {printed!r}")
     print("pre-tokenizers: ByteLevel -> gpt-2, Llama 3's split -> llama-bpe, another split -> none (with a note)")
+
+    # A broken tokenizer.json is an error naming it (one line, exit 1), not a file that fails later.
+    bad_merge = json.loads(json.dumps(original))
+    bad_merge["model"]["merges"][0] = ["zz", "qq"] if isinstance(bad_merge["model"]["merges"][0], list) else "zz qq"
+    two_names = json.loads(json.dumps(original))
+    two_names["model"]["vocab"]["!"] = 5
+    for name, variant, want in (("bad_merge", bad_merge, 'model.merges[0]: the merge "zz qq" names "zz", which is not in the vocabulary'),
+                                ("two_names", two_names, 'tokenizer.json: id 5 is both ')):
+        directory = os.path.join(out_dir, "broken_" + name)
+        model_dir(directory, qwen2, variant)
+        result = run([forma_convert, directory, directory + ".gguf"], expect_ok=False)
+        stderr = result.stderr.decode()
+        if result.returncode != 1 or want not in stderr or stderr.count("\n") != 1:
+            sys.exit(f"broken tokenizer {name}: exit {result.returncode}, stderr {stderr!r}")
+        if os.path.exists(directory + ".gguf"):
+            sys.exit(f"broken tokenizer {name}: a file was written")
+    print("broken tokenizer.json files: one-line errors, nothing written")
 
 
 if __name__ == "__main__":
