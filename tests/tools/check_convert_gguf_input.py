@@ -50,7 +50,7 @@ def main():
         ids = ",".join(str(int(t)) for t in np.load(os.path.join(hf_expected, f"{name}.tokens.npy")))
         logits = []
         for path in (q8, back):
-            npy = path + ".logits.npy"
+            npy = os.path.join(out, os.path.basename(path) + ".logits.npy")  # never beside the fixture
             run([forma_run, path, "--tokens", ids, "--logits-out", npy])
             logits.append(np.load(npy))
         if not np.array_equal(logits[0].view(np.uint32), logits[1].view(np.uint32)):
