@@ -3,7 +3,7 @@
 //   forma-serve CHECKPOINT [-z TOKENIZER] [--host 127.0.0.1] [--port 8080] [options]
 //
 // The model is loaded once (forma/text/checkpoint.hpp, as forma-run loads it). Endpoints:
-//   POST /v1/generate          {prompt, max_tokens, temperature, top_p, seed, stream}
+//   POST /v1/generate          {prompt, max_tokens, temperature, top_p, seed, stop, stream}
 //   POST /v1/completions       OpenAI's completions (streaming: data: chunks, then data: [DONE])
 //   POST /v1/chat/completions  OpenAI's chat completions (prompt template: --chat-template)
 //   GET  /v1/models, GET /health, GET / (a playground page)
@@ -94,6 +94,8 @@ struct Options {
       "  --timeout <seconds>       per request, queueing included, default 300\n"
       "  -a llama2c|fast           arithmetic, as forma-run's -a (default llama2c)\n"
       "  --chat-template plain|llama2|chatml  how /v1/chat/completions renders messages, default plain\n"
+      "                            (plain: each content and a newline; llama2 replies stop at [INST],\n"
+      "                            chatml ones at <|im_end|>)\n"
       "  --model-name <name>       the id in /v1/models, default: the checkpoint's file name\n"
       "  --token-delay-ms <n>      for testing: pause n ms after each generated token (a slow model to\n"
       "                            disconnect from, queue behind or time out), default 0\n"
@@ -241,6 +243,46 @@ class Utf8Stream {
   std::string pending_;
 };
 
+// Stop strings (OpenAI's "stop"): text that may still become one is held back; when one appears,
+// the text before it is the last given out and generation ends.
+class StopStrings {
+ public:
+  explicit StopStrings(const std::vector<std::string>& stops) : stops_(stops) {}
+
+  // Appends the text that can no longer be part of a stop string; true when one matched (then
+  // `out` ends just before it).
+  bool push(std::string_view text, std::string& out) {
+    window_.append(text);
+    std::size_t first = std::string::npos;
+    for (const std::string& stop : stops_) first = std::min(first, window_.find(stop));
+    if (first != std::string::npos) {
+      out.append(window_, 0, first);
+      window_.clear();
+      return true;
+    }
+    std::size_t keep = 0;  // the longest end of the window that begins a stop string
+    for (const std::string& stop : stops_) {
+      for (std::size_t k = std::min(stop.size() - 1, window_.size()); k > keep; --k) {
+        if (window_.compare(window_.size() - k, k, stop, 0, k) == 0) {
+          keep = k;
+          break;
+        }
+      }
+    }
+    out.append(window_, 0, window_.size() - keep);
+    window_.erase(0, window_.size() - keep);
+    return false;
+  }
+  void finish(std::string& out) {
+    out += window_;
+    window_.clear();
+  }
+
+ private:
+  const std::vector<std::string>& stops_;
+  std::string window_;
+};
+
 // ---------------------------------------------------------------------------------------------
 // The model behind the server: one type for every checkpoint family.
 
@@ -248,6 +290,7 @@ struct Job {
   std::string id;  // for the log
   std::string prompt;
   std::size_t max_tokens = 0;
+  std::vector<std::string> stop;  // stop strings, none empty
   forma::text::SamplerOptions sampling;
   clock_type::time_point deadline;
 };
@@ -255,7 +298,7 @@ struct Job {
 struct Outcome {
   std::size_t prompt_tokens = 0;
   std::size_t completion_tokens = 0;
-  std::string stop_reason;  // length, eos, timeout, cancelled (the client left, or shutdown)
+  std::string stop_reason;  // length, eos, stop (a stop string), timeout, cancelled (client left, shutdown)
 };
 
 // on_text(token, text): a generated token (its text may be empty while a character is held back)
@@ -300,9 +343,10 @@ class ModelEngine final : public Engine {
     const std::size_t steps = std::min(context_length(), *positions + job.max_tokens);
     forma::text::Sampler sampler(model_.vocab_size(), job.sampling);
     Utf8Stream utf8;
+    StopStrings stops(job.stop);
     Outcome outcome;
-    bool timed_out = false;
-    std::string text;
+    bool timed_out = false, stopped_by_string = false;
+    std::string text, shown;
     auto stats = forma::text::generate(
         model_, tokenizer_, sampler, job.prompt, {.steps = steps, .stop_at_eos = true},
         [&](std::int32_t token, std::string_view piece, bool from_prompt) -> bool {
@@ -314,7 +358,9 @@ class ModelEngine final : public Engine {
           const bool control = piece.size() == 1 && static_cast<unsigned char>(piece[0]) < 0x80 &&
                                !forma::text::Tokenizer::printable(piece);
           if (!control) utf8.push(piece, text);
-          if (!on_text(token, text) || shutting_down.load()) return false;
+          shown.clear();
+          stopped_by_string = stops.push(text, shown);
+          if (!on_text(token, shown) || stopped_by_string || shutting_down.load()) return false;
           if (token_delay_.count() > 0) std::this_thread::sleep_for(token_delay_);
           if (clock_type::now() >= job.deadline) {
             timed_out = true;
@@ -323,15 +369,21 @@ class ModelEngine final : public Engine {
           return true;
         });
     if (!stats) return std::move(stats).error();
-    text.clear();
-    utf8.finish(text);
-    if (!text.empty() && stats->stopped != forma::text::stop_reason::caller) on_text(-1, text);
+    if (stats->stopped != forma::text::stop_reason::caller) {
+      text.clear();
+      utf8.finish(text);
+      shown.clear();
+      stopped_by_string = stops.push(text, shown);
+      if (!stopped_by_string) stops.finish(shown);
+      if (!shown.empty()) on_text(-1, shown);
+    }
     outcome.prompt_tokens = stats->prompt_tokens;
     switch (stats->stopped) {
       case forma::text::stop_reason::steps: outcome.stop_reason = "length"; break;
       case forma::text::stop_reason::end_token: outcome.stop_reason = "eos"; break;
       case forma::text::stop_reason::caller: outcome.stop_reason = timed_out ? "timeout" : "cancelled"; break;
     }
+    if (stopped_by_string) outcome.stop_reason = "stop";
     std::fprintf(stderr, "generation %s: %zu prompt tokens, %zu generated, stop_reason %s\n", job.id.c_str(),
                  outcome.prompt_tokens, outcome.completion_tokens, outcome.stop_reason.c_str());
     return outcome;
@@ -437,6 +489,7 @@ struct Params {
   std::optional<std::uint64_t> seed;
   bool stream = false;
   bool include_usage = false;
+  std::vector<std::string> stop;
 };
 
 ApiError bad(std::string field, std::string message, int status = 400) {
@@ -623,6 +676,34 @@ std::optional<ApiError> parse_params(std::string_view body, Api api, const Optio
         if (!value) return malformed(value.error());
         p.include_usage = *value;
       }
+    } else if (field == "stop") {
+      // A string or a list of at most 4, none empty (OpenAI's limits).
+      const auto add = [&](std::string value) -> std::optional<ApiError> {
+        if (value.empty() || value.size() > 256) return bad(field, "a stop string must have 1 to 256 bytes");
+        if (p.stop.size() == 4) return bad(field, "at most 4 stop strings");
+        p.stop.push_back(std::move(value));
+        return std::nullopt;
+      };
+      if (*kind == json::Kind::string) {
+        auto text = r.string();
+        if (!text) return malformed(text.error());
+        if (auto error = add(std::move(*text))) return error;
+      } else if (*kind == json::Kind::array) {
+        if (auto open = r.begin_array(); !open) return malformed(open.error());
+        for (;;) {
+          auto element = r.next_element();
+          if (!element) return malformed(element.error());
+          if (!*element) break;
+          auto element_kind = r.value_kind();
+          if (!element_kind) return malformed(element_kind.error());
+          if (*element_kind != json::Kind::string) return bad(field, "'stop' must be a string or a list of strings");
+          auto text = r.string();
+          if (!text) return malformed(text.error());
+          if (auto error = add(std::move(*text))) return error;
+        }
+      } else {
+        return bad(field, "'stop' must be a string or a list of strings");
+      }
     } else if (openai && (field == "echo" || field == "logprobs")) {
       if (auto wrong = want(json::Kind::boolean, "false")) return wrong;
       auto value = r.boolean();
@@ -774,6 +855,10 @@ class Server {
     if (auto error = parse_params(req.body, api, options_, params)) return reply_error(res, *error);
     Job job;
     job.prompt = api == Api::chat ? render_chat(params.messages, options_.chat_template) : std::move(params.prompt);
+    job.stop = std::move(params.stop);
+    // A chat reply ends where the template's next turn would begin.
+    if (api == Api::chat && options_.chat_template == "chatml") job.stop.push_back("<|im_end|>");
+    if (api == Api::chat && options_.chat_template == "llama2") job.stop.push_back("[INST]");
     const char* prompt_field = api == Api::chat ? "messages" : "prompt";
     if (job.prompt.size() > options_.max_prompt_bytes) {
       return reply_error(res, bad(prompt_field, "the prompt has " + std::to_string(job.prompt.size()) +
@@ -850,9 +935,9 @@ class Server {
            ", \"completion_tokens\": " + std::to_string(outcome.completion_tokens) +
            ", \"total_tokens\": " + std::to_string(outcome.prompt_tokens + outcome.completion_tokens) + "}";
   }
-  // OpenAI's finish_reason: "stop" at the end token, else "length".
+  // OpenAI's finish_reason: "stop" at the end token or a stop string, else "length".
   static const char* finish_reason(const Outcome& outcome) {
-    return outcome.stop_reason == "eos" ? "stop" : "length";
+    return outcome.stop_reason == "eos" || outcome.stop_reason == "stop" ? "stop" : "length";
   }
   std::string head(Api api, const std::string& id, long long created, bool chunk) const {
     const char* object = api == Api::chat ? (chunk ? "chat.completion.chunk" : "chat.completion")

@@ -610,6 +610,37 @@ def llama2(messages):
     return "[INST] <<SYS>>\nBe kind.\n<</SYS>>\n\nTell a story. [/INST] Once [INST] More. [/INST]"
 
 
+def check_stop(server):
+    # Stop strings: the text ends just before the first one, finish_reason "stop"; streamed, text
+    # that may still become a stop string is held back, so no event carries any of it.
+    base = post_json(server, "/v1/generate", {"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0})
+    full = base["text"]
+    check(base["stop_reason"] == "length", "base %r" % base)
+    # One word, a string across several tokens, the earlier of two, one that never comes.
+    for stop, expected_end in (("Lily", full.index("Lily")), (" named Li", full.index(" named Li")),
+                               (["park", "girl"], min(full.index("park"), full.index("girl"))),
+                               ("zebra!", None)):
+        body = {"prompt": "Once upon a time", "max_tokens": 60, "temperature": 0, "stop": stop}
+        answer = post_json(server, "/v1/generate", body)
+        text, final = generate_events(server, body, stop_reasons=("stop", "length"))
+        expected = full if expected_end is None else full[:expected_end]
+        check(answer["text"] == expected, "stop %r: %r, expected %r" % (stop, answer["text"], expected))
+        check(text == expected, "stop %r streamed: %r, expected %r" % (stop, text, expected))
+        check(answer["stop_reason"] == final["stop_reason"] == ("length" if expected_end is None else "stop"),
+              "stop %r: %r / %r" % (stop, answer["stop_reason"], final["stop_reason"]))
+        completion = post_json(server, "/v1/completions", dict(body, model="m"))
+        check(completion["choices"][0]["text"] == expected, "completions %r" % completion)
+        check(completion["choices"][0]["finish_reason"] == ("length" if expected_end is None else "stop"),
+              "finish_reason %r" % completion)
+        payloads = stream(server, "/v1/completions", dict(body, model="m", stream=True))
+        streamed, last = check_openai_chunks(payloads, "text_completion", chat=False)
+        check(streamed == expected and last["choices"][0]["finish_reason"] == completion["choices"][0]["finish_reason"],
+              "streamed completions %r" % streamed)
+    for bad_stop in (5, "", [""], ["a", 3], ["a", "b", "c", "d", "e"], {"a": 1}, "x" * 257):
+        got, _, data = request(server, "POST", "/v1/generate", {"prompt": "Once", "stop": bad_stop})
+        check(got == 400 and json.loads(data)["error"]["field"] == "stop", "stop %r: %d %r" % (bad_stop, got, data))
+
+
 CHECKS = {
     "haiku": (check_haiku, []),
     "sse": (check_sse, []),
@@ -625,6 +656,7 @@ CHECKS = {
     "sigterm": (check_signal(signal.SIGTERM), ["--token-delay-ms", "20"]),
     "sigint": (check_signal(signal.SIGINT), ["--token-delay-ms", "20"]),
     "playground": (check_playground, []),
+    "stop": (check_stop, []),
     "chatml": (check_template(chatml), ["--chat-template", "chatml"]),
     "llama2-template": (check_template(llama2), ["--chat-template", "llama2"]),
     "utf8": (check_utf8, [], tiny_gguf),
