@@ -196,6 +196,51 @@ FORMA_CUDA_TEST(gemv) {
   }
 }
 
+FORMA_CUDA_TEST(gemv_bf16_and_q8_0) {
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> q(-128, 127);
+  for (unsigned k : {32u, 288u, 2048u}) {
+    for (unsigned m : {1u, 64u, 1000u}) {
+      const auto x = uniform_values(k, k);
+      std::vector<float> want(m), dequantized(std::size_t{m} * k);
+      const auto values = uniform_values(std::size_t{m} * k, k + m);
+      std::vector<forma::bf16> a16(values.size());
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        a16[i] = forma::bf16(values[i]);
+        dequantized[i] = static_cast<float>(a16[i]);
+      }
+      auto check = [&](const std::vector<float>& got) {
+        for (unsigned i = 0; i < m; ++i) {
+          double magnitude = 0;
+          for (unsigned j = 0; j < k; ++j) magnitude += std::fabs(double(dequantized[i * k + j]) * x[j]);
+          FORMA_EXPECT(std::fabs(double(got[i]) - want[i]) <= f32_tolerance * magnitude);
+        }
+      };
+      cpu::gemv(m, k, dequantized.data(), k, x.data(), want.data());
+      auto da16 = upload(a16);
+      auto dx = upload(x), dy = upload(std::vector<float>(m));
+      kc::gemv(m, k, da16.data(), k, dx.data(), dy.data());
+      check(download(dy));
+      // Q8_0 blocks: f16 scale, 32 int8; weight = float(q) · scale.
+      std::vector<std::uint8_t> q8(std::size_t{m} * (k / 32) * 34);
+      for (std::size_t b = 0; b < q8.size() / 34; ++b) {
+        const forma::f16 scale(0.001f + 0.0001f * static_cast<float>(b % 97));
+        q8[b * 34] = static_cast<std::uint8_t>(scale.bits() & 0xFF);
+        q8[b * 34 + 1] = static_cast<std::uint8_t>(scale.bits() >> 8);
+        for (int i = 0; i < 32; ++i) {
+          const auto value = static_cast<std::int8_t>(q(rng));
+          q8[b * 34 + 2 + i] = static_cast<std::uint8_t>(value);
+          dequantized[b * 32 + i] = static_cast<float>(value) * static_cast<float>(scale);
+        }
+      }
+      cpu::gemv(m, k, dequantized.data(), k, x.data(), want.data());
+      auto dq8 = upload(q8);
+      kc::gemv_q8_0(m, k, dq8.data(), dx.data(), dy.data());
+      check(download(dy));
+    }
+  }
+}
+
 FORMA_CUDA_TEST(argmax) {
   auto scratch = upload(std::vector<std::int64_t>(1));
   for (unsigned count : {1u, 31u, 257u, 32000u, 151936u}) {

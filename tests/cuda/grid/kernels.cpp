@@ -25,6 +25,7 @@
 #include <forma/kernels/cuda/reduce.hpp>
 #include <forma/kernels/cuda/rope.hpp>
 #include <forma/kernels/cuda/softmax.hpp>
+#include <forma/io/gguf.hpp>
 #include <forma/ops/embedding.hpp>
 
 #include "grid_test.hpp"
@@ -345,5 +346,63 @@ TEST_CASE("flash_attention_body equals kernels::cpu::flash_attention<32> bit for
     cpu::attend(q.data() + (s.queries - 1) * row, keys.data(), values.data(), s.length, decode_shape,
                 scores.data(), decode.data());
     CHECK(max_relative_error(got.data() + (s.queries - 1) * row, decode.data(), row, 1.0) <= f32_tolerance);
+  }
+}
+
+namespace {
+// M rows of K / 32 Q8_0 blocks (ggml's layout: f16 scale, little-endian, then 32 int8).
+std::vector<std::uint8_t> random_q8_0(unsigned m, unsigned k, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> q(-128, 127);
+  std::uniform_real_distribution<float> scale(0.001f, 0.02f);
+  std::vector<std::uint8_t> bytes(std::size_t{m} * (k / 32) * 34);
+  for (std::size_t b = 0; b < bytes.size() / 34; ++b) {
+    const std::uint16_t bits = forma::f16(scale(rng)).bits();
+    bytes[b * 34] = static_cast<std::uint8_t>(bits & 0xFF);
+    bytes[b * 34 + 1] = static_cast<std::uint8_t>(bits >> 8);
+    for (int i = 0; i < 32; ++i) bytes[b * 34 + 2 + i] = static_cast<std::uint8_t>(static_cast<std::int8_t>(q(rng)));
+  }
+  return bytes;
+}
+}  // namespace
+
+TEST_CASE("gemv_bf16_body and gemv_q8_0_body equal cpu::gemv of the dequantized rows to 1e-5") {
+  for (unsigned k : {32u, 64u, 288u, 768u, 2048u}) {
+    for (unsigned m : {1u, 5u, 64u}) {
+      CAPTURE(k);
+      CAPTURE(m);
+      const auto x = uniform_values(k, k);
+      std::vector<float> want(m), out(m), dequantized(std::size_t{m} * k);
+      auto magnitude_check = [&](const std::vector<float>& got) {
+        for (unsigned i = 0; i < m; ++i) {
+          double magnitude = 0;
+          for (unsigned j = 0; j < k; ++j) magnitude += std::fabs(double(dequantized[i * k + j]) * x[j]);
+          CHECK(std::fabs(double(got[i]) - want[i]) <= f32_tolerance * magnitude);
+        }
+      };
+      // bf16
+      const auto values = uniform_values(std::size_t{m} * k, k + m);
+      std::vector<forma::bf16> a16(values.size());
+      for (std::size_t i = 0; i < values.size(); ++i) {
+        a16[i] = forma::bf16(values[i]);
+        dequantized[i] = static_cast<float>(a16[i]);
+      }
+      cpu::gemv(m, k, dequantized.data(), k, x.data(), want.data());
+      auto got = run_grid_both_orders(kc::gemv_bf16_body{a16.data(), k, x.data(), out.data(), k},
+                                      kc::rows_launch(m, k), out.data(), m,
+                                      [&] { std::fill(out.begin(), out.end(), -7.0f); });
+      magnitude_check(got);
+      // Q8_0, dequantized by io/gguf.hpp's reference kernel (ggml's arithmetic).
+      const auto q8 = random_q8_0(m, k, k * 3 + m);
+      for (std::size_t b = 0; b < q8.size() / 34; ++b) {
+        forma::io::gguf::kernels::q8_0(reinterpret_cast<const std::byte*>(q8.data() + b * 34),
+                                      dequantized.data() + b * 32);
+      }
+      cpu::gemv(m, k, dequantized.data(), k, x.data(), want.data());
+      got = run_grid_both_orders(kc::gemv_q8_0_body{q8.data(), x.data(), out.data(), k},
+                                 kc::rows_launch(m, k / 32), out.data(), m,
+                                 [&] { std::fill(out.begin(), out.end(), -7.0f); });
+      magnitude_check(got);
+    }
   }
 }

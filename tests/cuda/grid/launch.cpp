@@ -30,6 +30,8 @@ static_assert(kc::fits_every_architecture<kc::rmsnorm_body>());
 static_assert(kc::fits_every_architecture<kc::layernorm_body>());
 static_assert(kc::fits_every_architecture<kc::softmax_body>());
 static_assert(kc::fits_every_architecture<kc::gemv_body>());
+static_assert(kc::fits_every_architecture<kc::gemv_bf16_body>());
+static_assert(kc::fits_every_architecture<kc::gemv_q8_0_body>());
 static_assert(kc::fits_every_architecture<kc::argmax_body>());
 static_assert(kc::fits_every_architecture<kc::decode_attention_body>());
 static_assert(kc::fits_every_architecture<kc::activation_body>());

@@ -3,7 +3,8 @@
 //   gemm_nn: A (M, K), B (K, N)               => C (M, N)     cuBLAS
 //   gemm_nt: A (M, K), B (N, K) used as Bᵀ    => C (M, N)     cuBLAS; f32, or bf16/f16 inputs
 //                                                             with f32 accumulation and output
-//   gemv:    A (M, K) · x (K)                 => y (M)        hand-written (gemm.hpp), for decode
+//   gemv:    A (M, K) · x (K)                 => y (M)        hand-written (gemm.hpp), for decode:
+//                                                             A in f32, bf16 or ggml Q8_0 (K % 32 == 0)
 // cuBLAS is column-major: a row-major (M, N) C is its (N, M) Cᵀ, so C = A·B is computed as
 // Cᵀ = Bᵀ·Aᵀ with the operands swapped. f32 uses CUBLAS_COMPUTE_32F (no TF32), so results agree
 // with the CPU to f32 rounding.
@@ -14,6 +15,7 @@
 #include <cstddef>
 #include <utility>
 
+#include "forma/core/contract.hpp"
 #include "forma/core/dtype.hpp"
 #include "forma/kernels/cuda/check.cuh"
 #include "forma/kernels/cuda/gemm.hpp"
@@ -98,6 +100,19 @@ void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const T* A, std::size_
 inline void gemv(std::size_t M, std::size_t K, const float* A, std::size_t lda, const float* x,
                  float* y, cudaStream_t stream = nullptr) {
   launch(gemv_body{A, lda, x, y, static_cast<unsigned>(K)}, rows_launch(M, K), stream);
+}
+
+inline void gemv(std::size_t M, std::size_t K, const bf16* A, std::size_t lda, const float* x,
+                 float* y, cudaStream_t stream = nullptr) {
+  launch(gemv_bf16_body{A, lda, x, y, static_cast<unsigned>(K)}, rows_launch(M, K), stream);
+}
+
+// A: M rows of K / 32 Q8_0 blocks (34 bytes each: f16 scale, 32 int8), as GGUF stores them.
+inline void gemv_q8_0(std::size_t M, std::size_t K, const std::uint8_t* A, const float* x, float* y,
+                      cudaStream_t stream = nullptr) {
+  if (K % q8_0_block_values != 0) contract::fail_shape("gemv_q8_0: K is not a multiple of 32");
+  launch(gemv_q8_0_body{A, x, y, static_cast<unsigned>(K)},
+         rows_launch(M, K / q8_0_block_values), stream);
 }
 
 }  // namespace forma::kernels::cuda
