@@ -12,6 +12,10 @@ usage: check_convert.py FORMA_CONVERT FORMA_RUN INPUT TYPE OUT_DIR
                                  where the converted file has F16 are compared after rounding to F16)
            [-z TOKENIZER] [-a llama2c|fast]
            [--format llama2c] [--group-size N]   write a llama2.c version 2 (Q8_0) .bin instead
+           [--llamacpp-logits NPY --llamacpp-tolerance X]  the converted file's logits (its first
+                                 rows) within X of llama.cpp's on the same file
+           [--llamacpp-greedy FILE --greedy-agree N]  forma-run -t 0 -o ids on the converted file:
+                                 its first N ids equal llama.cpp's greedy ids in FILE
 
 Runs `forma-convert INPUT OUT_DIR/NAME.gguf --type TYPE [-z TOKENIZER]` as a user would, then
 `forma-run X --tokens IDS --logits-out F.npy` on INPUT and on the converted file, and prints the
@@ -109,6 +113,10 @@ def main():
     p.add_argument("-a", default="llama2c")
     p.add_argument("--format", default="gguf")
     p.add_argument("--group-size")
+    p.add_argument("--llamacpp-logits")
+    p.add_argument("--llamacpp-tolerance", type=float)
+    p.add_argument("--llamacpp-greedy")
+    p.add_argument("--greedy-agree", type=int)
     args = p.parse_args()
     if not args.bitequal and args.tolerance is None:
         sys.exit("give --bitequal or --tolerance")
@@ -156,6 +164,22 @@ def main():
         sys.exit(f"max abs error {error} exceeds {args.tolerance}")
     if args.min_argmax is not None and agree < args.min_argmax:
         sys.exit(f"argmax agrees at {agree} positions, fewer than {args.min_argmax}")
+
+    if args.llamacpp_logits:
+        theirs = np.load(args.llamacpp_logits)
+        ours = got[: theirs.shape[0]]
+        gap = float(np.max(np.abs(ours.astype(np.float64) - theirs)))
+        print(f"llama.cpp on the same file ({theirs.shape[0]} positions): max abs difference {gap:.3g}, "
+              f"argmax agrees at {int(np.sum(ours.argmax(axis=1) == theirs.argmax(axis=1)))}/{theirs.shape[0]}")
+        if not gap <= args.llamacpp_tolerance:
+            sys.exit(f"the logits differ from llama.cpp's by {gap}, more than {args.llamacpp_tolerance}")
+    if args.llamacpp_greedy:
+        theirs = open(args.llamacpp_greedy).read().split()
+        ours = run([args.forma_run, out, "-t", "0", "-n", str(len(theirs)), "-o", "ids", "-a", args.a]).stdout.split()
+        same = next((k for k, (x, y) in enumerate(zip(ours, theirs)) if x != y), min(len(ours), len(theirs)))
+        print(f"greedy ids: the first {same} of {len(theirs)} equal llama.cpp's on the same file")
+        if same < args.greedy_agree:
+            sys.exit(f"greedy ids agree with llama.cpp's for {same} steps, fewer than {args.greedy_agree}")
 
     if args.same_tensors:
         _, reference = read_gguf(args.same_tensors)

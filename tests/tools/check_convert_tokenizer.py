@@ -2,14 +2,16 @@
 """forma-convert with a Hugging Face tokenizer.json: the GGUF's own tokenizer gives Hugging Face
 tokenizers' ids.
 
-usage: check_convert_tokenizer.py FORMA_CONVERT FORMA_TOKENIZE FORMA_RUN QWEN2_DIR TOKENIZER_DIR OUT_DIR
+usage: check_convert_tokenizer.py FORMA_CONVERT FORMA_TOKENIZE FORMA_RUN QWEN2_DIR TOKENIZER_DIR OUT_DIR [LLAMACPP_NPY]
 
 QWEN2_DIR is tests/data/hf/qwen2_tiny (512-token vocabulary, no tokenizer); TOKENIZER_DIR is
 tests/data/bpe/qwen2_style (a 512-token tokenizer.json in Qwen2's form and expected.tsv, the ids
 tokenizers 0.23.3 gives: scripts/fixtures/make_qwen2_style_tokenizer.py). The two are put together
 in OUT_DIR as a model directory and converted; then `forma-tokenize OUT.gguf --text T` must print
 tokenizers' ids for every text, and `forma-run OUT.gguf -i PROMPT` must generate with the file's
-own tokenizer. Variants of the tokenizer.json check how tokenizer.ggml.pre is chosen: plain
+own tokenizer; with LLAMACPP_NPY (llama.cpp's logits on the same Q8_0 file, tests/data/gguf/llamacpp),
+forma-run's logits on the tokens of tests/data/hf/expected/qwen2_tiny must be within 0.1 of them
+(measured 0.043: llama.cpp quantizes the activations to Q8_0 as well). Variants of the tokenizer.json check how tokenizer.ggml.pre is chosen: plain
 ByteLevel → gpt-2, Llama 3's split → llama-bpe, any other split → no tokenizer and a note; a
 merge of unknown tokens or an id with two names is a one-line error. Standard library only.
 """
@@ -49,6 +51,7 @@ def model_dir(base, qwen2, tokenizer_json):
 
 def main():
     forma_convert, forma_tokenize, forma_run, qwen2, tokenizer_dir, out_dir = sys.argv[1:7]
+    llamacpp = sys.argv[7] if len(sys.argv) > 7 else None
     shutil.rmtree(out_dir, ignore_errors=True)
     with open(os.path.join(tokenizer_dir, "tokenizer.json"), encoding="utf-8") as f:
         original = json.load(f)
@@ -72,6 +75,18 @@ def main():
                 sys.exit(f"{text!r}: forma-tokenize on the GGUF gives [{got}], tokenizers gives [{ids}]")
             checked += 1
     print(f"{checked} texts: the converted file's tokenizer gives tokenizers' ids")
+
+    if llamacpp:
+        import numpy as np  # a CI dependency (python3-numpy)
+
+        expected = os.path.join(os.path.dirname(qwen2.rstrip("/")), "expected", "qwen2_tiny.tokens.npy")
+        ids = ",".join(str(int(t)) for t in np.load(expected))
+        npy = os.path.join(out_dir, "qwen2_tiny_tok.logits.npy")
+        run([forma_run, gguf, "--tokens", ids, "--logits-out", npy])
+        gap = float(np.max(np.abs(np.load(npy).astype(np.float64) - np.load(llamacpp))))
+        print(f"llama.cpp's logits on the same file: max abs difference {gap:.3g}")
+        if not gap <= 0.1:
+            sys.exit(f"the logits differ from llama.cpp's by {gap}, more than 0.1")
 
     generated = run([forma_run, gguf, "-t", "0", "-n", "12", "-i", "Once upon a time"]).stdout
     if not generated.startswith(b"Once upon a time"):
