@@ -38,7 +38,9 @@
 // tokens user-defined) and config.json's bos/eos ids; tokenizer.ggml.pre from the pre_tokenizer:
 // ByteLevel with its regex → "gpt-2"; Split by Qwen2's or Llama 3's exact regex then ByteLevel
 // without one → "qwen2" / "llama-bpe". Any other tokenizer (SentencePiece, another split, BPE with
-// byte fallback) is not written, and a note says why; run such a file with -z or --tokens.
+// byte fallback) is not written, and a note says why; run such a file with -z or --tokens. A file
+// without a tokenizer says tokenizer.ggml.model "no_vocab", as llama.cpp wants it (it then runs
+// the model on token ids).
 //
 // The file is written atomically (OUTPUT.tmp, renamed when complete). Every error is one line on
 // stderr naming the file, with exit status 1.
@@ -594,6 +596,9 @@ int convert(const Options& o, const Converted& m, const forma::text::Tokenizer* 
   }
   if (tokenizer != nullptr) add_tokenizer(w, *tokenizer, *o.tokenizer);
   for (const auto& [key, value] : m.copied) check(w.set(key, value));
+  if (tokenizer == nullptr && bpe == nullptr && m.copied.empty()) {
+    check(w.set("tokenizer.ggml.model", "no_vocab"));  // llama.cpp's word for a file without one
+  }
   if (bpe != nullptr) {
     check(w.set("tokenizer.ggml.model", "gpt2"));
     check(w.set("tokenizer.ggml.pre", bpe->vocab.pre));
