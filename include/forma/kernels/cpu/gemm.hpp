@@ -68,14 +68,40 @@ void gemm_nt(std::size_t M, std::size_t N, std::size_t K, const T* A, std::size_
   parallel_for(M, N * K, [&](std::size_t i) {
     const T* a = A + i * lda;
     T* c = C + i * ldc;
-    for (std::size_t j = 0; j < N; ++j) c[j] = dot<T, Lanes>(B + j * ldb, a, K);
+    std::size_t j = 0;
+    if constexpr (Lanes == 1) {  // four in-order sums side by side: the same bits, 2-4x faster
+      for (; j + 4 <= N; j += 4) {
+        const T* rows[4] = {B + j * ldb, B + (j + 1) * ldb, B + (j + 2) * ldb, B + (j + 3) * ldb};
+        T out[4];
+        dot_rows<T, 1, 4>(rows, a, K, out);
+        for (std::size_t r = 0; r < 4; ++r) c[j + r] = out[r];
+      }
+    }
+    for (; j < N; ++j) c[j] = dot<T, Lanes>(B + j * ldb, a, K);
   });
 }
 
 // y (M) = A (M, K) · x (K).
 template <class T, std::size_t Lanes = 16>
 void gemv(std::size_t M, std::size_t K, const T* A, std::size_t lda, const T* x, T* y) {
-  parallel_for(M, K, [&](std::size_t i) { y[i] = dot<T, Lanes>(A + i * lda, x, K); });
+  if constexpr (Lanes == 1) {
+    // Blocks of four rows, their in-order sums interleaved (dot_rows): run.c's bits, without
+    // one add's latency per multiply.
+    constexpr std::size_t R = 4;
+    parallel_for((M + R - 1) / R, R * K, [&](std::size_t block) {
+      const std::size_t i0 = block * R;
+      if (i0 + R <= M) {
+        const T* rows[R] = {A + i0 * lda, A + (i0 + 1) * lda, A + (i0 + 2) * lda, A + (i0 + 3) * lda};
+        T out[R];
+        dot_rows<T, 1, R>(rows, x, K, out);
+        for (std::size_t r = 0; r < R; ++r) y[i0 + r] = out[r];
+      } else {
+        for (std::size_t i = i0; i < M; ++i) y[i] = dot<T, 1>(A + i * lda, x, K);
+      }
+    });
+  } else {
+    parallel_for(M, K, [&](std::size_t i) { y[i] = dot<T, Lanes>(A + i * lda, x, K); });
+  }
 }
 
 // The general form: A is stored (K, M) when trans_a, B is stored (N, K) when trans_b. A
