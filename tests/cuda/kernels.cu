@@ -23,6 +23,7 @@
 #include <forma/kernels/cuda/norm.cuh>
 #include <forma/kernels/cuda/reduce.cuh>
 #include <forma/kernels/cuda/rope.cuh>
+#include <forma/kernels/cuda/sampling.cuh>
 #include <forma/kernels/cuda/softmax.cuh>
 
 #include "cuda_test.hpp"
@@ -253,6 +254,32 @@ FORMA_CUDA_TEST(argmax) {
       x[1] = 2.0f;
       dx = upload(x);
       FORMA_EXPECT(kc::argmax(dx.data(), count, scratch.data()) == 1);
+    }
+  }
+}
+
+// The device's top-p draw against the same walk on the host (text::Sampler's, written out in
+// kernels/cuda/sampling.hpp and checked against text::Sampler on the CPU grid runner): the same
+// token for the same probabilities (softmax computed on the host, so the inputs are identical).
+FORMA_CUDA_TEST(sample_top_p) {
+  for (unsigned n : {1u, 7u, 512u, 32000u}) {
+    for (float top_p : {0.5f, 0.9f}) {
+      auto probabilities = uniform_values(n, n, -6.0f, 6.0f);
+      cpu::softmax_row(probabilities.data(), n, n);
+      std::vector<kc::top_p_candidate> scratch(2 * n);
+      for (float coin : {0.0f, 0.3f, 0.999f}) {
+        std::int32_t want = -1;
+        const kc::top_p_body host_body{probabilities.data(), n, top_p, coin, scratch.data(),
+                                       scratch.data() + n, &want};
+        kc::run_on_cpu_grid(host_body, kc::launch_shape{1, 256});
+        auto dp = upload(probabilities);
+        // Candidates are not a tensor element type: their scratch is bytes (cudaMalloc aligns).
+        auto dscratch = upload(std::vector<std::uint8_t>(2 * n * sizeof(kc::top_p_candidate)));
+        auto dtoken = upload(std::vector<std::int32_t>(1));
+        kc::sample_top_p(dp.data(), n, top_p, coin,
+                         reinterpret_cast<kc::top_p_candidate*>(dscratch.data()), dtoken.data());
+        FORMA_EXPECT(download(dtoken)[0] == want);
+      }
     }
   }
 }

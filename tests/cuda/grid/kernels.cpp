@@ -24,9 +24,11 @@
 #include <forma/kernels/cuda/norm.hpp>
 #include <forma/kernels/cuda/reduce.hpp>
 #include <forma/kernels/cuda/rope.hpp>
+#include <forma/kernels/cuda/sampling.hpp>
 #include <forma/kernels/cuda/softmax.hpp>
 #include <forma/io/gguf.hpp>
 #include <forma/ops/embedding.hpp>
+#include <forma/text/sampler.hpp>
 
 #include "grid_test.hpp"
 
@@ -403,6 +405,34 @@ TEST_CASE("gemv_bf16_body and gemv_q8_0_body equal cpu::gemv of the dequantized 
                                  kc::rows_launch(m, k / 32), out.data(), m,
                                  [&] { std::fill(out.begin(), out.end(), -7.0f); });
       magnitude_check(got);
+    }
+  }
+}
+
+TEST_CASE("top_p_body draws text::Sampler's token exactly (top-p, ties, one token)") {
+  for (unsigned n : {1u, 2u, 7u, 512u, 4096u}) {
+    for (float top_p : {0.5f, 0.9f, 0.99f}) {
+      for (float spread : {0.0f, 1.0f, 6.0f}) {  // 0: every probability equal (ties)
+        CAPTURE(n);
+        CAPTURE(top_p);
+        CAPTURE(spread);
+        auto logits = uniform_values(n, n + static_cast<unsigned>(spread), -spread, spread);
+        std::vector<float> probabilities(logits);
+        cpu::softmax_row(probabilities.data(), n, n);
+        std::vector<kc::top_p_candidate> scratch(2 * n);
+        std::int32_t token = -1;
+        for (float coin : {0.0f, 0.3f, 0.77f, 0.999f}) {
+          CAPTURE(coin);
+          forma::text::Sampler sampler(n, {.temperature = 1.0f, .top_p = top_p, .top_k = 0, .seed = 1});
+          std::vector<float> sampler_logits(logits);
+          const std::int32_t want = sampler.sample(sampler_logits, [coin] { return coin; });
+          const kc::top_p_body body{probabilities.data(), n, top_p, coin, scratch.data(),
+                                    scratch.data() + n, &token};
+          const auto got = run_grid_both_orders(body, kc::launch_shape{1, 256}, &token, 1,
+                                                [&] { token = -1; });
+          CHECK(got[0] == want);
+        }
+      }
     }
   }
 }

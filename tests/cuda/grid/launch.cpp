@@ -12,6 +12,7 @@
 #include <forma/kernels/cuda/norm.hpp>
 #include <forma/kernels/cuda/reduce.hpp>
 #include <forma/kernels/cuda/rope.hpp>
+#include <forma/kernels/cuda/sampling.hpp>
 #include <forma/kernels/cuda/softmax.hpp>
 
 namespace kc = forma::kernels::cuda;
@@ -33,6 +34,7 @@ static_assert(kc::fits_every_architecture<kc::gemv_body>());
 static_assert(kc::fits_every_architecture<kc::gemv_bf16_body>());
 static_assert(kc::fits_every_architecture<kc::gemv_q8_0_body>());
 static_assert(kc::fits_every_architecture<kc::argmax_body>());
+static_assert(kc::fits_every_architecture<kc::top_p_body>());
 static_assert(kc::fits_every_architecture<kc::decode_attention_body>());
 static_assert(kc::fits_every_architecture<kc::activation_body>());
 static_assert(kc::fits_every_architecture<kc::embedding_body>());
