@@ -1,6 +1,7 @@
 // GGUF files that llama.cpp itself wrote (tests/data/gguf/llamacpp_quant, made by
-// scripts/fixtures/make_llamacpp_fixtures.py with llama.cpp's llama-convert-llama2c-to-ggml and
-// llama-quantize): a random 256-wide Llama quantized to Q4_K_M, Q5_K_M, Q6_K and Q8_0.
+// scripts/fixtures/make_llamacpp_fixtures.py: written F32 by forma-convert, quantized by llama.cpp's
+// llama_model_quantize): a random 256-wide Llama quantized to ten llama.cpp file types (Q2_K,
+// Q3_K_M, Q4_K_M, Q5_K_M, Q6_K, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1).
 // - every tensor of every file dequantizes to the bits of gguf-py 0.19.0's dequantization (hashes);
 // - forma's logits on each file are within llama.cpp's own quantized-vs-F32 error of llama.cpp's
 //   logits on the same file (llama.cpp also rounds the activations to 8 bits; forma keeps them f32).
@@ -73,7 +74,7 @@ std::vector<float> load_logits(const std::string& file) {
 
 }  // namespace
 
-TEST_CASE("llama.cpp-quantized GGUF: every tensor dequantizes to gguf-py's bits (Q4_K, Q5_K, Q6_K, Q8_0 and the rest)") {
+TEST_CASE("llama.cpp-quantized GGUF: every tensor dequantizes to gguf-py's bits (Q2_K to Q6_K, Q4_0 to Q8_0)") {
   const auto rows = read_tsv(dir + "dequantized.tsv");
   REQUIRE(rows.size() >= 4 * 9);
   std::map<std::string, gguf::File> files;
@@ -99,7 +100,9 @@ TEST_CASE("llama.cpp-quantized GGUF: every tensor dequantizes to gguf-py's bits 
     equal += std::string(hash) == row[3] ? 1 : 0;
     types.insert(row[2]);
   }
-  for (const char* t : {"Q4_K", "Q5_K", "Q6_K", "Q8_0"}) CHECK_MESSAGE(types.contains(t), t);
+  for (const char* t : {"Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1"}) {
+    CHECK_MESSAGE(types.contains(t), t);
+  }
   MESSAGE(equal << " of " << rows.size() << " tensors equal gguf-py's dequantization; types: " << types.size());
 }
 
