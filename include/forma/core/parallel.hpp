@@ -19,6 +19,13 @@
 //
 // Threads: FORMA_NUM_THREADS, else OMP_NUM_THREADS, else std::thread::hardware_concurrency();
 // set_parallel_threads(n) changes it at run time (n = 1: everything on the calling thread).
+//
+// Scratch memory: because chunks are claimed, which workers take part in a loop changes from run
+// to run, so a buffer that each thread allocated on its first chunk (thread_local) could still be
+// allocated on the hundredth call. parallel_for_scratch<Tag>(count, work, bytes, body) grows every
+// thread's buffer for Tag on the calling thread before the loop is published and passes each body
+// its thread's buffer: once a size has been seen, no call allocates, whichever threads run it.
+// thread_scratch<Tag>(bytes) is the calling thread's own buffer, for the serial path.
 #pragma once
 
 #include <algorithm>
@@ -29,6 +36,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -39,6 +47,10 @@ namespace forma {
 inline constexpr std::size_t parallel_min_work = 1u << 15;
 
 namespace parallel_detail {
+
+// The most threads a pool runs (the caller included).
+inline constexpr std::size_t max_threads = 1024;
+
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
@@ -54,7 +66,7 @@ inline std::size_t threads_from_environment() noexcept {
     if (const char* value = std::getenv(name)) {
       char* end = nullptr;
       const unsigned long n = std::strtoul(value, &end, 10);
-      if (end != value && n > 0) return std::min<std::size_t>(n, 1024);
+      if (end != value && n > 0) return std::min<std::size_t>(n, max_threads);
     }
   }
   const unsigned hw = std::thread::hardware_concurrency();
@@ -65,10 +77,23 @@ inline std::size_t threads_from_environment() noexcept {
 struct Job {
   void (*run)(const void* body, std::size_t begin, std::size_t end) = nullptr;
   const void* body = nullptr;
+  // Called by Pool::run on the calling thread, holding the pool (no worker is in a loop), before
+  // the job is published, with the number of threads that may run it: grows per-thread scratch.
+  void (*prepare)(const void* context, std::size_t threads) = nullptr;
+  const void* prepare_context = nullptr;
   std::size_t count = 0;
   std::size_t chunk = 1;
   std::size_t chunks = 0;
   std::atomic<std::size_t> next{0};  // the next chunk to claim
+
+  // About four chunks per thread, each worth at least parallel_min_work / 4.
+  void split(std::size_t n, std::size_t work_per_index, std::size_t threads) noexcept {
+    count = n;
+    const std::size_t min_chunk =
+        std::max<std::size_t>(1, (parallel_min_work / 4) / std::max<std::size_t>(1, work_per_index));
+    chunk = std::max(min_chunk, (n + 4 * threads - 1) / (4 * threads));
+    chunks = (n + chunk - 1) / chunk;
+  }
   std::atomic<std::size_t> done{0};  // chunks finished
 
   // Claims and runs chunks until none is left.
@@ -100,7 +125,7 @@ class Pool {
   std::size_t threads() const noexcept { return threads_.load(std::memory_order_relaxed); }
 
   void set_threads(std::size_t n) {
-    n = std::clamp<std::size_t>(n, 1, 1024);
+    n = std::clamp<std::size_t>(n, 1, max_threads);
     const std::lock_guard lock(run_mutex_);
     while (workers_.size() + 1 < n) start_worker();
     threads_.store(n, std::memory_order_relaxed);
@@ -111,6 +136,7 @@ class Pool {
   bool run(Job& job) {
     std::unique_lock lock(run_mutex_, std::try_to_lock);
     if (!lock.owns_lock()) return false;
+    if (job.prepare != nullptr) job.prepare(job.prepare_context, threads());
     job_.store(&job, std::memory_order_seq_cst);
     epoch_.fetch_add(1, std::memory_order_seq_cst);
     if (sleepers_.load(std::memory_order_seq_cst) != 0) {
@@ -130,7 +156,7 @@ class Pool {
 
  private:
   explicit Pool(std::size_t threads) {
-    threads = std::clamp<std::size_t>(threads, 1, 1024);
+    threads = std::clamp<std::size_t>(threads, 1, max_threads);
     while (workers_.size() + 1 < threads) start_worker();
     threads_.store(threads, std::memory_order_relaxed);
   }
@@ -179,6 +205,38 @@ class Pool {
   std::vector<std::thread> workers_;
 };
 
+// A growable, 64-byte-aligned buffer (contents not kept when it grows).
+struct ScratchSlot {
+  void* data = nullptr;
+  std::size_t bytes = 0;
+  ScratchSlot() = default;
+  ScratchSlot(const ScratchSlot&) = delete;
+  ScratchSlot& operator=(const ScratchSlot&) = delete;
+  ~ScratchSlot() { ::operator delete(data, std::align_val_t{64}); }
+  void* grow(std::size_t n) {
+    if (n > bytes) {
+      void* fresh = ::operator new(n, std::align_val_t{64});
+      ::operator delete(data, std::align_val_t{64});
+      data = fresh;
+      bytes = n;
+    }
+    return data;
+  }
+};
+
+// Per Tag: worker k's buffer is slot k (k ≥ 1), touched only by worker k and, while no worker is
+// in a loop, by the caller preparing a loop under the pool's lock. Threads the user made (index
+// 0, possibly several at once) each have their own thread_local buffer.
+template <class Tag>
+struct Scratch {
+  static inline ScratchSlot workers[max_threads];
+  static ScratchSlot& own() noexcept {
+    if (thread_index != 0) return workers[thread_index];
+    thread_local ScratchSlot slot;
+    return slot;
+  }
+};
+
 }  // namespace parallel_detail
 
 // The number of threads parallel_for may use (the caller included).
@@ -210,15 +268,53 @@ void parallel_for(std::size_t count, std::size_t work_per_index, Body&& body) {
         for (std::size_t i = begin; i < end; ++i) f(i);
       };
       job.body = &body;
-      job.count = count;
-      // About four chunks per thread, each worth at least parallel_min_work / 4.
-      const std::size_t min_chunk = std::max<std::size_t>(1, (parallel_min_work / 4) / std::max<std::size_t>(1, work_per_index));
-      job.chunk = std::max(min_chunk, (count + 4 * threads - 1) / (4 * threads));
-      job.chunks = (count + job.chunk - 1) / job.chunk;
+      job.split(count, work_per_index, threads);
       if (job.chunks > 1 && pool.run(job)) return;
     }
   }
   for (std::size_t i = 0; i < count; ++i) body(i);
+}
+
+// The calling thread's scratch buffer for Tag, grown to at least `bytes` (64-byte aligned; its
+// contents are not kept across calls). For a loop's serial path; bodies of parallel_for_scratch
+// are handed theirs.
+template <class Tag>
+void* thread_scratch(std::size_t bytes) {
+  return parallel_detail::Scratch<Tag>::own().grow(bytes);
+}
+
+// parallel_for, with body(i, scratch) given `scratch_bytes` of the running thread's buffer for Tag.
+// Every thread that may run a chunk has its buffer grown before the loop starts, on the calling
+// thread: after the first call with a size, none allocates. Two bodies never run at once on one
+// buffer; a body must not keep the pointer.
+template <class Tag, class Body>
+void parallel_for_scratch(std::size_t count, std::size_t work_per_index, std::size_t scratch_bytes,
+                          Body&& body) {
+  using S = parallel_detail::Scratch<Tag>;
+  if (count > 1 && count * work_per_index >= parallel_min_work && !parallel_detail::in_loop) {
+    auto& pool = parallel_detail::Pool::instance();
+    const std::size_t threads = pool.threads();
+    if (threads > 1) {
+      using B = std::remove_reference_t<Body>;
+      parallel_detail::Job job;
+      job.run = [](const void* b, std::size_t begin, std::size_t end) {
+        B& f = *const_cast<B*>(static_cast<const B*>(b));
+        void* scratch = S::own().data;
+        for (std::size_t i = begin; i < end; ++i) f(i, scratch);
+      };
+      job.body = &body;
+      job.prepare = [](const void* context, std::size_t n) {
+        const std::size_t bytes = *static_cast<const std::size_t*>(context);
+        S::own().grow(bytes);
+        for (std::size_t k = 1; k < n; ++k) S::workers[k].grow(bytes);
+      };
+      job.prepare_context = &scratch_bytes;
+      job.split(count, work_per_index, threads);
+      if (job.chunks > 1 && pool.run(job)) return;
+    }
+  }
+  void* scratch = S::own().grow(scratch_bytes);
+  for (std::size_t i = 0; i < count; ++i) body(i, scratch);
 }
 
 }  // namespace forma

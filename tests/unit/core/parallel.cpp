@@ -6,11 +6,14 @@
 #include <chrono>
 #include <mutex>
 #include <cstddef>
+#include <cstdint>
 #include <set>
 #include <thread>
 #include <vector>
 
 #include <forma/core/parallel.hpp>
+
+#include "allocation_counter.hpp"
 
 namespace {
 
@@ -113,4 +116,65 @@ TEST_CASE("parallel_for: a loop inside a body runs serially on that thread, and 
   for (auto& t : users) t.join();
   CHECK(sums[0].load() == 200L * 4950);
   CHECK(sums[1].load() == 200L * 4950);
+}
+
+namespace {
+struct scratch_test_tag {};
+struct scratch_user_tag {};
+}  // namespace
+
+TEST_CASE("parallel_for_scratch: each running body owns its 64-byte-aligned buffer, and none allocates once a size was seen") {
+  const ThreadsGuard guard;
+  forma::set_parallel_threads(4);  // more threads than cores: which workers join varies per call
+  constexpr std::size_t bytes = 4096;
+  std::atomic<int> misaligned{0}, clobbered{0};
+  const auto loop = [&](std::size_t size) {
+    forma::parallel_for_scratch<scratch_test_tag>(64, forma::parallel_min_work, size, [&](std::size_t i, void* scratch) {
+      if (reinterpret_cast<std::uintptr_t>(scratch) % 64 != 0) ++misaligned;
+      auto* words = static_cast<std::size_t*>(scratch);
+      const std::size_t n = size / sizeof(std::size_t);
+      for (std::size_t w = 0; w < n; ++w) words[w] = i;
+      std::this_thread::yield();  // let another body run meanwhile: it must not share this buffer
+      for (std::size_t w = 0; w < n; ++w) clobbered += words[w] != i ? 1 : 0;
+    });
+  };
+  loop(bytes);  // the first call with this size grows every thread's buffer
+  const auto before = forma::testing::allocations_now();
+  for (int round = 0; round < 100; ++round) loop(round % 2 == 0 ? bytes : bytes / 2);
+  const auto after = forma::testing::allocations_now();
+  CHECK(after.count == before.count);
+  CHECK(misaligned.load() == 0);
+  CHECK(clobbered.load() == 0);
+  // A larger size grows the buffers again, once.
+  loop(2 * bytes);
+  const auto grown = forma::testing::allocations_now();
+  CHECK(grown.count > after.count);
+  for (int round = 0; round < 20; ++round) loop(2 * bytes);
+  CHECK(forma::testing::allocations_now().count == grown.count);
+}
+
+TEST_CASE("parallel_for_scratch: two user threads at once each get their own buffers, and thread_scratch is the caller's") {
+  const ThreadsGuard guard;
+  forma::set_parallel_threads(2);
+  std::atomic<int> clobbered{0};
+  std::vector<std::thread> users;
+  for (std::size_t u = 0; u < 2; ++u) {
+    users.emplace_back([&, u] {
+      for (int round = 0; round < 100; ++round) {
+        forma::parallel_for_scratch<scratch_user_tag>(32, forma::parallel_min_work, 1024, [&](std::size_t i, void* scratch) {
+          auto* words = static_cast<std::size_t*>(scratch);
+          const std::size_t mark = u * 1000 + i;
+          for (std::size_t w = 0; w < 128; ++w) words[w] = mark;
+          std::this_thread::yield();
+          for (std::size_t w = 0; w < 128; ++w) clobbered += words[w] != mark ? 1 : 0;
+        });
+      }
+    });
+  }
+  for (auto& t : users) t.join();
+  CHECK(clobbered.load() == 0);
+  // On a thread the user made, outside any loop: the serial path's buffer, grown and kept.
+  void* first = forma::thread_scratch<scratch_user_tag>(100);
+  CHECK(forma::thread_scratch<scratch_user_tag>(50) == first);
+  CHECK(reinterpret_cast<std::uintptr_t>(first) % 64 == 0);
 }

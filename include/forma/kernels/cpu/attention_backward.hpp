@@ -66,14 +66,9 @@ void row_scores(const T* q, const T* kt, std::size_t tokens, std::size_t dh, std
   for (std::size_t j = 0; j < n; ++j) s[j] /= root;
 }
 
-// A scratch array of at least n elements, kept per thread (allocated on first use and when a
-// larger one is needed: a training loop allocates nothing after its first step).
-template <class T>
-T* thread_scratch(std::size_t n) {
-  thread_local std::vector<T> buffer;
-  if (buffer.size() < n) buffer.resize(n);
-  return buffer.data();
-}
+// The per-thread scratch of the attention loops (core/parallel.hpp: grown for every thread before a
+// loop forks, so a training step allocates nothing once the sizes have been seen).
+struct attention_scratch_tag {};
 
 // Σ x[0..n) over 16 interleaved partial sums, combined in a fixed order (as dot's).
 template <class T>
@@ -99,9 +94,10 @@ void attention_forward_lse(const T* q, const T* k, const T* v, const attention_t
   const std::size_t dh = s.head_dim, group = s.heads / s.kv_heads, n = s.tokens;
   const std::size_t q_stride = s.heads * dh, kv_stride = s.kv_heads * dh;
   const T root = std::sqrt(static_cast<T>(dh));
-  parallel_for(s.heads, n * n * dh, [&](std::size_t h) {
+  parallel_for_scratch<detail::attention_scratch_tag>(
+      s.heads, n * n * dh, (2 * dh * n + n) * sizeof(T), [&](std::size_t h, void* scratch) {
     const std::size_t kv_offset = (h / group) * dh;
-    T* kt = detail::thread_scratch<T>(2 * dh * n + n);
+    T* kt = static_cast<T*>(scratch);
     T* vt = kt + dh * n;
     T* FORMA_RESTRICT p = vt + dh * n;
     detail::gather_transposed(k, kv_stride, kv_offset, n, dh, kt);
@@ -128,9 +124,11 @@ void attention_backward(const T* q, const T* k, const T* v, const T* o, const T*
   const std::size_t dh = s.head_dim, group = s.heads / s.kv_heads, n = s.tokens;
   const std::size_t q_stride = s.heads * dh, kv_stride = s.kv_heads * dh;
   const T root = std::sqrt(static_cast<T>(dh));
-  parallel_for(s.kv_heads, group * n * n * dh * 4, [&](std::size_t g) {
+  parallel_for_scratch<detail::attention_scratch_tag>(
+      s.kv_heads, group * n * n * dh * 4, (4 * dh * n + 2 * n) * sizeof(T),
+      [&](std::size_t g, void* scratch) {
     const std::size_t kv_offset = g * dh;
-    T* kt = detail::thread_scratch<T>(4 * dh * n + 2 * n);
+    T* kt = static_cast<T*>(scratch);
     T* vt = kt + dh * n;
     T* dkt = vt + dh * n;
     T* dvt = dkt + dh * n;

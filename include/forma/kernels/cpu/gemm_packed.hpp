@@ -23,7 +23,8 @@
 // TN differs from NN only in how A is read: packing copies each k's MR contiguous entries of the
 // stored (K, M) array (no transpose), and the unpacked kernels read A(r, k) at A[k·lda + r]; no
 // transposed copy of A is made.
-// Packing buffers are thread-local and sized once per thread: no allocation in steady state.
+// Packing buffers are per thread and grown for every thread before a product forks: no
+// allocation once warm, whichever pool threads run a call.
 // Threads: the C matrix is split into one contiguous column range per thread (row ranges when N
 // is too narrow), each thread running the whole loop nest on its part with its own buffers;
 // below `parallel_min_flops` multiply-adds everything runs on the calling thread.
@@ -109,31 +110,20 @@ inline constexpr std::size_t small_nv = W == 16 ? (R == 1 ? 8 : R == 2 ? 6 : 4)
                                                : (R == 1 ? 6 : R == 2 ? 4 : R == 3 ? 3 : 2);
 inline constexpr std::size_t max_small_nr = 8 * W;
 
-// The per-thread packing buffers, allocated on first use and kept (64-byte aligned).
+// The per-thread packing buffers: one 64-byte-aligned block per thread (core/parallel.hpp's
+// scratch, grown for every thread before a parallel product starts), A's panel then B's.
 struct Workspace {
-  float* a = nullptr;
-  float* b = nullptr;
-  Workspace() = default;
-  Workspace(const Workspace&) = delete;
-  Workspace& operator=(const Workspace&) = delete;
-  ~Workspace() {
-    ::operator delete(a, std::align_val_t{64});
-    ::operator delete(b, std::align_val_t{64});
-  }
   static constexpr std::size_t a_floats = MC * KC;
   static constexpr std::size_t b_floats = KC * (NC > max_small_nr ? NC : max_small_nr);
-  void ensure() {
-    if (a == nullptr) {
-      a = static_cast<float*>(::operator new(a_floats * sizeof(float), std::align_val_t{64}));
-      b = static_cast<float*>(::operator new(b_floats * sizeof(float), std::align_val_t{64}));
-    }
-  }
+  static constexpr std::size_t bytes = (a_floats + b_floats) * sizeof(float);
+  float* a;
+  float* b;
 };
+struct workspace_tag {};
 
-inline Workspace& workspace() {
-  thread_local Workspace ws;
-  ws.ensure();
-  return ws;
+inline Workspace workspace() {
+  float* base = static_cast<float*>(thread_scratch<workspace_tag>(Workspace::bytes));
+  return {base, base + Workspace::a_floats};
 }
 
 // K in equal blocks of at most KC: no short last block (each block loads and stores C once).
@@ -407,7 +397,7 @@ template <bool TransA, bool TransB>
 void packed_block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const float* A,
                   std::size_t lda, const float* B, std::size_t ldb, float* C, std::size_t ldc,
                   bool accumulate) {
-  Workspace& ws = workspace();
+  const Workspace ws = workspace();
   const std::size_t kstep = k_step(K);
   for (std::size_t jc = n0; jc < n1; jc += NC) {
     const std::size_t nc = std::min(NC, n1 - jc);
@@ -550,6 +540,12 @@ void block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const f
 inline constexpr std::size_t column_unit = 64;
 inline constexpr std::size_t row_unit = 1;
 
+// No packing buffers on this path.
+struct Workspace {
+  static constexpr std::size_t bytes = 0;
+};
+struct workspace_tag {};
+
 #endif
 
 // Splits C over the threads: contiguous column ranges in `column_unit`s, or row ranges when
@@ -576,14 +572,14 @@ void run(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_
   if (col_units >= threads || col_units >= row_units) {
     const std::size_t parts = std::min(threads, col_units);
     // parallel_for's own threshold is far below parallel_min_flops: it always forks here.
-    parallel_for(parts, work / parts, [&](std::size_t p) {
+    parallel_for_scratch<workspace_tag>(parts, work / parts, Workspace::bytes, [&](std::size_t p, void*) {
       const std::size_t u0 = col_units * p / parts, u1 = col_units * (p + 1) / parts;
       const std::size_t n0 = u0 * column_unit, n1 = std::min(N, u1 * column_unit);
       block<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate);
     });
   } else {
     const std::size_t parts = std::min(threads, row_units);
-    parallel_for(parts, work / parts, [&](std::size_t p) {
+    parallel_for_scratch<workspace_tag>(parts, work / parts, Workspace::bytes, [&](std::size_t p, void*) {
       const std::size_t u0 = row_units * p / parts, u1 = row_units * (p + 1) / parts;
       const std::size_t m0 = u0 * row_unit, m1 = std::min(M, u1 * row_unit);
       block<TransA, TransB>(m1 - m0, 0, N, K, a_at<TransA>(A, lda, m0, 0), lda, B, ldb,
