@@ -131,6 +131,14 @@ class Pool {
     threads_.store(n, std::memory_order_relaxed);
   }
 
+  // Calls f(threads()) holding the pool: no loop runs meanwhile (a running one is waited for).
+  // Not from inside a loop's body.
+  template <class F>
+  void exclusive(F&& f) {
+    const std::lock_guard lock(run_mutex_);
+    f(threads());
+  }
+
   // Runs `job` on the caller and on up to threads() − 1 workers; false (nothing run) when the
   // pool is busy with another caller's loop.
   bool run(Job& job) {
@@ -281,6 +289,20 @@ void parallel_for(std::size_t count, std::size_t work_per_index, Body&& body) {
 template <class Tag>
 void* thread_scratch(std::size_t bytes) {
   return parallel_detail::Scratch<Tag>::own().grow(bytes);
+}
+
+// Grows the calling thread's and every pool worker's buffer for Tag to `bytes` now (waiting for a
+// running loop to finish), so that even the first parallel_for_scratch<Tag> with at most that
+// size allocates nothing — what a model's constructor calls for its kernels' scratch. Inside a
+// loop's body only the running thread's buffer is grown.
+template <class Tag>
+void reserve_thread_scratch(std::size_t bytes) {
+  using S = parallel_detail::Scratch<Tag>;
+  S::own().grow(bytes);
+  if (parallel_detail::in_loop) return;
+  parallel_detail::Pool::instance().exclusive([bytes](std::size_t threads) {
+    for (std::size_t k = 1; k < threads; ++k) S::workers[k].grow(bytes);
+  });
 }
 
 // parallel_for, with body(i, scratch) given `scratch_bytes` of the running thread's buffer for Tag.

@@ -87,7 +87,9 @@ class Decoder {
         logits_(nn::detail::make_extents<extents<vocab>>(shape_.vocab)),
         chunk_x_(nn::detail::make_extents<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)),
         chunk_normed_(
-            nn::detail::make_extents<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)) {}
+            nn::detail::make_extents<extents<PrefillChunk, dim>>(PrefillChunk, shape_.dim)) {
+    reserve_matmul_workspace();  // so that not even the first prefill allocates
+  }
 
   // A decoder owns views into its weights' memory and buffers sized for them: not copyable.
   Decoder(const Decoder&) = delete;
@@ -299,7 +301,11 @@ class Decoder {
       final_norm_.forward(x, normed);
       matmul_nt(normed, classifier_.weight(), all_logits, Sum{});
     }
-    if (last) {
+    if (last && all_logits.data() != nullptr) {
+      // The last row is already there: the returned logits are all_logits' last row.
+      const float* row = all_logits.data() + (n - 1) * all_logits.extent(1);
+      std::copy(row, row + all_logits.extent(1), logits_.data());
+    } else if (last) {
       final_norm_.forward(x[n - 1], normed_);
       classifier_.forward(normed_, logits_, Sum{});
     }

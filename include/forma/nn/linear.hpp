@@ -104,7 +104,8 @@ class Linear {
   }
 
   // forward(x, y): y = W·x (+ b).  x (In) => y (Out);  x (T, In) => y (T, Out). A single row
-  // takes the matrix-vector kernel, whose bits equal matmul_nt's row for row.
+  // (the decode step) takes the matrix-vector kernel, several rows the GEMM (matmul_nt): with
+  // ordered_sum the same bits row for row, with fast_sum the same values to rounding.
   template <tensor X, class Y, summation Sum = fast_sum_t>
     requires(writable_tensor<std::remove_cvref_t<Y>> &&
              (X::extents_type::rank() == 1 || X::extents_type::rank() == 2))

@@ -5,7 +5,11 @@
 //   matvec:     A (M, K) · x (K)      => (M)
 //   dot:        x (N) · y (N)         => scalar
 // Operands share dtype and device. matmul_nt, matvec and dot take an optional summation order
-// (forma::fast_sum, the default, or forma::ordered_sum for a plain left-to-right sum). Each op also has a form writing into a given result, which
+// (forma::fast_sum, the default, or forma::ordered_sum for a plain left-to-right sum). With
+// fast_sum, f32 matmul and matmul_nt run the packed GEMM (kernels/cpu/gemm_packed.hpp: one fma
+// chain per element in k order) and matvec the 16-lane GEMV; the two round differently, so a row
+// of matmul_nt equals matvec on that row to rounding, and bit for bit only with ordered_sum.
+// Each op also has a form writing into a given result, which
 // is checked to be (M, N) / (M) — the form a decode loop uses to allocate nothing. matmul,
 // matmul_nt and matvec also take cuda tensors (row-major f32, in a file nvcc compiles): cuBLAS and
 // the gemv kernel of kernels/cuda/gemm.cuh; the summation order then is the GPU's.
@@ -105,6 +109,10 @@ void gemm_views(const A& a, const B& b, Out& out) {
 }
 
 }  // namespace detail
+
+// Allocates the CPU matrix products' per-thread buffers (the packed GEMM's) now, for the calling
+// thread and the thread pool's workers: after it, no f32 matmul / matmul_nt allocates.
+inline void reserve_matmul_workspace() { kernels::cpu::packed::reserve_workspace(); }
 
 // The shape rules of the ops below, as concepts for generic code and tests.
 template <class A, class B>

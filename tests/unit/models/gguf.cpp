@@ -85,13 +85,26 @@ double max_error(const std::vector<float>& got, const std::vector<Expected>& exp
   REQUIRE(got.size() == expected.size());
   double worst = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
-    worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - static_cast<double>(expected[i])));
+    const double d = std::fabs(static_cast<double>(got[i]) - static_cast<double>(expected[i]));
+    if (!(d <= worst)) worst = d;  // a NaN wins
   }
   return worst;
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// Decode and prefill with fast_sum: the prefill's projections run the packed GEMM, the decode's
+// the GEMV kernel, which round differently; they agree within this.
+constexpr double path_tolerance = 1e-5;
+
+bool agree(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!(std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i])) <= path_tolerance)) return false;
+  }
+  return true;
 }
 
 // ---- running a model ------------------------------------------------------------------------
@@ -155,9 +168,9 @@ std::vector<std::int32_t> greedy(const forma::DecoderWeights<C>& weights,
   return ids;
 }
 
-// The F32 file's logits for the static and the dynamic config, decode and prefill: all the same
-// bits, and within 1e-4 of transformers' float64 logits (the Hugging Face tests' bound). Returns
-// the prefilled logits.
+// The F32 file's logits for the static and the dynamic config, decode and prefill: static and
+// dynamic the same bits, decode and prefill within path_tolerance, all within 1e-4 of
+// transformers' float64 logits (the Hugging Face tests' bound). Returns the prefilled logits.
 template <forma::DecoderConfig Static, forma::DecoderConfig Dynamic>
 std::vector<float> check_golden(const std::string& file, const Expected& e) {
   const auto fixed = load_model<Static>(file);
@@ -168,13 +181,17 @@ std::vector<float> check_golden(const std::string& file, const Expected& e) {
                      prefill_all<Dynamic>(dynamic.weights(), e.tokens)};
   const std::vector<float>& first = *runs.begin();
   for (const auto& run : runs) {
-    CHECK(same_bits(run, first));
+    CHECK(agree(run, first));
   }
-  const double worst = max_error(first, e.logits64);
+  // Static and dynamic configs: the same bits, decoding and prefilling.
+  CHECK(same_bits(*runs.begin(), *(runs.begin() + 2)));
+  CHECK(same_bits(*(runs.begin() + 1), *(runs.begin() + 3)));
+  double worst = 0;
+  for (const auto& run : runs) worst = std::max(worst, max_error(run, e.logits64));
   MESSAGE(file << ": max |forma - transformers float64| over " << e.tokens.size() << " x 512 = "
                << worst);
   CHECK(worst <= 1e-4);
-  return first;
+  return *(runs.begin() + 1);
 }
 
 // ---- files edited in memory -----------------------------------------------------------------
@@ -331,7 +348,7 @@ void check_quantized(const std::string& stem, double bound_f16, double bound_q8_
                                     std::pair<std::string, double>{"q8_0", bound_q8_0}}) {
     const auto model = load_model<C>(stem + "_" + kind + ".gguf");
     const auto got = prefill_all<C>(model.weights(), e.tokens);
-    CHECK(same_bits(got, decode_all<C>(model.weights(), e.tokens)));
+    CHECK(agree(got, decode_all<C>(model.weights(), e.tokens)));
     auto own = forma::io::load_npy<forma::Matrix<double, dyn, dyn>>(
         models_dir + "expected/" + stem + "_" + kind + ".logits64.npy");
     REQUIRE_MESSAGE(own, error_text(own));

@@ -87,13 +87,26 @@ double max_error(const std::vector<float>& got, const std::vector<double>& expec
   REQUIRE(got.size() == expected.size());
   double worst = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
-    worst = std::max(worst, std::fabs(static_cast<double>(got[i]) - expected[i]));
+    const double d = std::fabs(static_cast<double>(got[i]) - expected[i]);
+    if (!(d <= worst)) worst = d;  // a NaN wins
   }
   return worst;
 }
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// Decode and prefill with fast_sum: the prefill's projections run the packed GEMM, the decode's
+// the GEMV kernel, which round differently; they agree within this.
+constexpr double path_tolerance = 1e-5;
+
+bool agree(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (!(std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i])) <= path_tolerance)) return false;
+  }
+  return true;
 }
 
 // ---- running a model ------------------------------------------------------------------------
@@ -144,7 +157,8 @@ Runs run_all(const std::string& dir, std::span<const std::int32_t> tokens) {
 }
 
 // Logits within 1e-4 of transformers' float64 ones for the static and the dynamic config, decode
-// and prefill; the four runs are the same bits.
+// and prefill; static and dynamic give the same bits, decode and prefill agree within
+// path_tolerance (the same bits with ordered_sum: llama2c_parity tests).
 template <forma::DecoderConfig Static, forma::DecoderConfig Dynamic>
 void check_golden(const std::string& fixture, const std::string& expected_name) {
   const Expected e = load_expected(expected_name);
@@ -166,10 +180,10 @@ void check_golden(const std::string& fixture, const std::string& expected_name) 
   CHECK(same_bits(fixed.decoded, dynamic.decoded));
   CHECK(same_bits(fixed.prefilled, dynamic.prefilled));
   CHECK(same_bits(fixed.chunked, dynamic.chunked));
-  CHECK(same_bits(fixed.decoded, fixed.prefilled));
-  CHECK(same_bits(fixed.decoded, fixed.chunked));
-  CHECK(same_bits(dynamic.decoded, dynamic.prefilled));
-  CHECK(same_bits(dynamic.decoded, dynamic.chunked));
+  CHECK(agree(fixed.decoded, fixed.prefilled));
+  CHECK(agree(fixed.decoded, fixed.chunked));
+  CHECK(agree(dynamic.decoded, dynamic.prefilled));
+  CHECK(agree(dynamic.decoded, dynamic.chunked));
 }
 
 template <class View>

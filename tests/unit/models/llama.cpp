@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <forma/io/llama2c.hpp>
@@ -127,15 +128,24 @@ TEST_CASE_TEMPLATE("a batched prefill gives the logits of token-by-token decodin
       worst = std::max(worst, static_cast<double>(std::fabs(logits(i) - all(pos, i))));
     }
     if (pos + 1 == tokens.size()) {
-      CHECK(std::memcmp(logits.data(), last.data(), last.size_bytes()) == 0);
+      CHECK(std::memcmp(all[pos].data(), last.data(), last.size_bytes()) == 0);
     }
   }
-  CHECK(worst <= 1e-5);
-  CHECK(worst == 0.0);  // the same kernels reduce in the same order: identical bits
+  MESSAGE("max |decode - prefill| over 75 x 512: " << worst);
+  CHECK(worst <= 1e-4);  // logits of magnitude up to ~20
+  // ordered_sum: the projections reduce in the same order on both paths, identical bits;
+  // fast_sum: the prefill's projections run the packed GEMM, the decode's the GEMV kernel.
+  if constexpr (std::is_same_v<Sum, forma::ordered_sum_t>) CHECK(worst == 0.0);
   // Decoding continues from the prefilled cache.
   const auto next_a = decoder.forward(7, tokens.size()).value();
+  std::vector<float> next_a_copy(next_a.begin(), next_a.end());
   const auto next_b = prefiller.forward(7, tokens.size()).value();
-  CHECK(std::memcmp(next_a.data(), next_b.data(), next_a.size_bytes()) == 0);
+  double next_worst = 0;
+  for (std::size_t i = 0; i < 512; ++i) {
+    next_worst = std::max(next_worst, static_cast<double>(std::fabs(next_a_copy[i] - next_b(i))));
+  }
+  CHECK(next_worst <= 1e-4);
+  if constexpr (std::is_same_v<Sum, forma::ordered_sum_t>) CHECK(next_worst == 0.0);
 }
 
 TEST_CASE("bad token ids and positions are Errors that leave the model usable") {

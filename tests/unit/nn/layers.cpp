@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -40,13 +41,18 @@ TEST_CASE_TEMPLATE("Linear maps (In) and (T, In), with and without bias", W, Wid
   CHECK(ref::max_abs_diff(y, ref::linear(ref::to_doubles(x), ref::to_doubles(weight), {}, 72, 40)) <= 1e-5);
   CHECK(ref::max_abs_diff(yb, ref::linear(ref::to_doubles(x), ref::to_doubles(weight),
                                           ref::to_doubles(bias), 72, 40)) <= 1e-5);
-  // One row through the vector form gives the row of the matrix form, bit for bit.
+  // One row through the vector form (the GEMV kernel) gives the row of the matrix form (the
+  // packed GEMM) to rounding with fast_sum, bit for bit with ordered_sum; a (1, In) matrix takes
+  // the GEMV kernel too.
   const auto row = biased.forward(x[2]);
-  CHECK(std::memcmp(row.data(), yb.data() + 2 * 40, 40 * sizeof(float)) == 0);
+  for (std::size_t j = 0; j < 40; ++j) CHECK(std::abs(row(j) - yb(2, j)) <= 1e-5f);
   Matrix<float, 1, 72> single;
   forma::copy(x[2], single[0]);
   const auto one = biased.forward(single);
   CHECK(std::memcmp(one.data(), row.data(), 40 * sizeof(float)) == 0);
+  const auto ordered_rows = biased.forward(x, forma::ordered_sum);
+  const auto ordered_row = biased.forward(x[2], forma::ordered_sum);
+  CHECK(std::memcmp(ordered_row.data(), ordered_rows.data() + 2 * 40, 40 * sizeof(float)) == 0);
 }
 
 TEST_CASE("Linear checks its weight and its input at run time") {
@@ -114,7 +120,7 @@ TEST_CASE_TEMPLATE("Embedding looks tokens up, PositionEmbedding adds learned po
   }
 }
 
-TEST_CASE("SwiGLU and GeluMLP match their formulas, chunked rows give the same bits") {
+TEST_CASE("SwiGLU and GeluMLP match their formulas, chunked rows agree (ordered_sum: the same bits)") {
   const nn::TransformerShape s{72, 172, 1, 4, 4, 8};
   const auto w = forma::testing::random_weights(s, 9);
   const nn::SwiGLU<72, 172> swiglu(w.w1, w.w2, w.w3);
@@ -129,7 +135,13 @@ TEST_CASE("SwiGLU and GeluMLP match their formulas, chunked rows give the same b
   swiglu.forward(x, b, small);
   mlp.forward(x, c, small);
   exact.forward(x, d, big);
-  CHECK(std::memcmp(a.data(), b.data(), a.size_bytes()) == 0);
+  // Chunks of 2, 2 and 1 rows: the 1-row chunk takes the GEMV kernel (rounding apart with
+  // fast_sum); with ordered_sum the same bits.
+  CHECK(ref::max_abs_diff(a, ref::to_doubles(b)) <= 1e-5);
+  Matrix<float, 5, 72> ordered_a, ordered_b;
+  swiglu.forward(x, ordered_a, big, forma::ordered_sum);
+  swiglu.forward(x, ordered_b, small, forma::ordered_sum);
+  CHECK(std::memcmp(ordered_a.data(), ordered_b.data(), ordered_a.size_bytes()) == 0);
   const auto none = std::vector<double>{};
   const auto h = [&](const auto& t) { return ref::to_doubles(t); };
   auto gate = ref::linear(h(x), h(w.w1), none, 72, 172);

@@ -50,21 +50,36 @@ template <TransformerConfig C>
 constexpr nn::TransformerShape shape_of = nn::static_shape<C>();
 
 // Runs `block` over x (T, D) from position 0 as one call with a scratch of `rows` rows.
-template <TransformerConfig C, class Block, class Cache>
+template <TransformerConfig C, class Block, class Cache, forma::summation Sum = forma::fast_sum_t>
 Matrix<float, dyn, dyn> run_prefill(const Block& block, const nn::TransformerShape& s, Cache& cache,
-                                    const Matrix<float, dyn, dyn>& x, std::size_t rows) {
+                                    const Matrix<float, dyn, dyn>& x, std::size_t rows, Sum = {}) {
   Matrix<float, dyn, dyn> y = x;
   nn::BlockScratch<C, dyn> scratch(s, rows);
   const std::size_t first = cache.append(x.extent(0)).value();
   REQUIRE(first == 0);
-  block.forward(y, 0, cache, s.layers - 1, scratch).value();
+  block.forward(y, 0, cache, s.layers - 1, scratch, Sum{}).value();
   return y;
 }
 
 }  // namespace
 
-TEST_CASE_TEMPLATE("a block matches the float64 reference, and prefill, chunked prefill, decode and "
-                   "a dynamic config all give the same bits",
+// Token by token through the decode path (one row per call).
+template <TransformerConfig C, class Block, forma::summation Sum = forma::fast_sum_t>
+Matrix<float, dyn, dyn> run_decode(const Block& block, const nn::TransformerShape& s,
+                                   const Matrix<float, dyn, dyn>& x, Sum = {}) {
+  forma::KVCache<C.layers, C.max_seq, C.kv_heads, C.head_dim()> cache;
+  nn::BlockScratch<C> scratch;
+  Matrix<float, dyn, dyn> decoded = x;
+  for (std::size_t t = 0; t < x.extent(0); ++t) {
+    const std::size_t position = cache.append().value();
+    auto row = decoded[t];
+    block.forward(row, position, cache, s.layers - 1, scratch, Sum{}).value();
+  }
+  return decoded;
+}
+
+TEST_CASE_TEMPLATE("a block matches the float64 reference, and prefill, chunked prefill, decode and a "
+                   "dynamic config agree (fast_sum within 1e-5, ordered_sum bit for bit)",
                    Cfg, Config<llama_gqa>, Config<llama_mqa>, Config<llama_72>, Config<hf_half>,
                    Config<gpt2>, Config<gpt2_erf>, Config<llama_flash>, Config<gpt2_flash>) {
   constexpr TransformerConfig C = Cfg::value;
@@ -78,31 +93,43 @@ TEST_CASE_TEMPLATE("a block matches the float64 reference, and prefill, chunked 
   Matrix<float, dyn, dyn> x(T, s.dim);
   forma::testing::fill_uniform(x, 7, -1.0, 1.0);
   const auto expected = forma::testing::reference_block<C>(w, s, ref::to_doubles(x));
+  using KV = forma::KVCache<C.layers, C.max_seq, C.kv_heads, C.head_dim()>;
+  using DynamicKV = forma::KVCache<dyn, dyn, dyn, dyn>;
 
-  forma::KVCache<C.layers, C.max_seq, C.kv_heads, C.head_dim()> cache;
+  KV cache;
   const auto whole = run_prefill<C>(block, s, cache, x, T);
   const double error = ref::max_abs_diff(whole, expected);
   MESSAGE("block vs float64 reference: max abs error " << error);
   CHECK(error <= 1e-4);
   CHECK(cache.full());
 
-  forma::KVCache<C.layers, C.max_seq, C.kv_heads, C.head_dim()> chunk_cache;
+  // fast_sum: a projection of several rows runs the packed GEMM, of one row the GEMV kernel; the
+  // two round differently, so chunkings and the decode path agree to rounding only.
+  KV chunk_cache;
   const auto chunked = run_prefill<C>(block, s, chunk_cache, x, 3);
-  CHECK(std::memcmp(chunked.data(), whole.data(), whole.size_bytes()) == 0);
-
-  forma::KVCache<C.layers, C.max_seq, C.kv_heads, C.head_dim()> decode_cache;
-  nn::BlockScratch<C> scratch;
-  Matrix<float, dyn, dyn> decoded = x;
-  for (std::size_t t = 0; t < T; ++t) {
-    const std::size_t position = decode_cache.append().value();
-    auto row = decoded[t];
-    block.forward(row, position, decode_cache, C.layers - 1, scratch).value();
-  }
-  CHECK(std::memcmp(decoded.data(), whole.data(), whole.size_bytes()) == 0);
-
-  forma::KVCache<dyn, dyn, dyn, dyn> dynamic_cache(s.layers, s.max_seq, s.kv_heads, s.head_dim());
+  CHECK(ref::max_abs_diff(chunked, ref::to_doubles(whole)) <= 1e-5);
+  const auto decoded = run_decode<C>(block, s, x);
+  CHECK(ref::max_abs_diff(decoded, ref::to_doubles(whole)) <= 1e-5);
+  DynamicKV dynamic_cache(s.layers, s.max_seq, s.kv_heads, s.head_dim());
   const auto dynamic = run_prefill<D>(dynamic_block, s, dynamic_cache, x, 4);
-  CHECK(std::memcmp(dynamic.data(), whole.data(), whole.size_bytes()) == 0);
+  CHECK(ref::max_abs_diff(dynamic, ref::to_doubles(whole)) <= 1e-5);
+  // The static and the dynamic config with the same chunking: the same bits.
+  DynamicKV dynamic_cache3(s.layers, s.max_seq, s.kv_heads, s.head_dim());
+  const auto dynamic3 = run_prefill<D>(dynamic_block, s, dynamic_cache3, x, 3);
+  CHECK(std::memcmp(dynamic3.data(), chunked.data(), chunked.size_bytes()) == 0);
+
+  // ordered_sum: every path is the same left-to-right sum per element, the same bits.
+  KV ordered_cache, ordered_chunk_cache;
+  const auto ordered = run_prefill<C>(block, s, ordered_cache, x, T, forma::ordered_sum);
+  CHECK(ref::max_abs_diff(ordered, expected) <= 1e-4);
+  const auto ordered_chunked = run_prefill<C>(block, s, ordered_chunk_cache, x, 3, forma::ordered_sum);
+  CHECK(std::memcmp(ordered_chunked.data(), ordered.data(), ordered.size_bytes()) == 0);
+  const auto ordered_decoded = run_decode<C>(block, s, x, forma::ordered_sum);
+  CHECK(std::memcmp(ordered_decoded.data(), ordered.data(), ordered.size_bytes()) == 0);
+  DynamicKV ordered_dynamic_cache(s.layers, s.max_seq, s.kv_heads, s.head_dim());
+  const auto ordered_dynamic =
+      run_prefill<D>(dynamic_block, s, ordered_dynamic_cache, x, 4, forma::ordered_sum);
+  CHECK(std::memcmp(ordered_dynamic.data(), ordered.data(), ordered.size_bytes()) == 0);
 }
 
 TEST_CASE("flash and plain attention give the same block within 1e-5") {

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstddef>
+#include <type_traits>
 #include <vector>
 
 #include "forma/core/config.hpp"
 #include "forma/core/parallel.hpp"
 #include "forma/kernels/cpu/dot.hpp"
+#include "forma/kernels/cpu/gemm_packed.hpp"
 
 namespace forma::kernels::cpu {
 
@@ -104,11 +106,19 @@ void gemv(std::size_t M, std::size_t K, const T* A, std::size_t lda, const T* x,
   }
 }
 
-// The general form: A is stored (K, M) when trans_a, B is stored (N, K) when trans_b. A
-// transposed A is packed into row-major order first (one allocation of M·K elements).
+// The general form: A is stored (K, M) when trans_a, B is stored (N, K) when trans_b.
+// float with Lanes > 1 (fast_sum) runs the packed GEMM (gemm_packed.hpp: one fma chain per
+// element in k order, whatever the ISA and thread count); Lanes = 1 (ordered_sum) and other
+// types run the kernels above. A transposed A with a transposed B (and, off the packed path, any
+// transposed A) is copied into row-major order first (one allocation of M·K elements).
 template <class T, std::size_t Lanes = 16>
 void gemm(bool trans_a, bool trans_b, std::size_t M, std::size_t N, std::size_t K, const T* A,
           std::size_t lda, const T* B, std::size_t ldb, T* C, std::size_t ldc) {
+  if constexpr (std::is_same_v<T, float> && Lanes != 1) {
+    if (!trans_a && !trans_b) return packed::gemm_nn(M, N, K, A, lda, B, ldb, C, ldc);
+    if (!trans_a && trans_b) return packed::gemm_nt(M, N, K, A, lda, B, ldb, C, ldc);
+    if (trans_a && !trans_b) return packed::gemm_tn(M, N, K, A, lda, B, ldb, C, ldc);
+  }
   if (trans_a) {
     std::vector<T> packed(M * K);
     for (std::size_t k = 0; k < K; ++k) {

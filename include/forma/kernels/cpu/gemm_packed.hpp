@@ -511,40 +511,93 @@ inline constexpr std::size_t row_unit = MR;
 
 #else  // FORMA_GEMM_PACKED_SCALAR
 
-// The portable path: the same fma chain per element, 64 columns at a time.
+// The portable path: the same fma chain per element, 64 columns at a time, K in blocks of 128
+// (the chain goes on through C between blocks: the same bits). NT first copies the block's
+// 128 × 64 part of Bᵀ into `strip` (the thread's buffer) so that the inner loop is contiguous.
+inline constexpr std::size_t portable_cols = 64, portable_k = 128;
+struct Workspace {
+  static constexpr std::size_t bytes = portable_cols * portable_k * sizeof(float);
+};
+struct workspace_tag {};
+
+template <bool TransA, bool TransB>
+FORMA_ALWAYS_INLINE void portable_block(std::size_t M, std::size_t n0, std::size_t n1,
+                                        std::size_t K, const float* A, std::size_t lda,
+                                        const float* B, std::size_t ldb, float* C,
+                                        std::size_t ldc, bool accumulate, float* strip) {
+  constexpr std::size_t cb = portable_cols;
+  float acc[cb];
+  for (std::size_t j0 = n0; j0 < n1; j0 += cb) {
+    const std::size_t cols = std::min(cb, n1 - j0);
+    for (std::size_t k0 = 0; k0 < K; k0 += portable_k) {
+      const std::size_t kc = std::min(portable_k, K - k0);
+      const float* bk = B + k0 * ldb + j0;  // NN: B(k0, j0), row stride ldb
+      std::size_t bstride = ldb;
+      if constexpr (TransB) {
+        for (std::size_t j = 0; j < cols; ++j) {
+          const float* row = B + (j0 + j) * ldb + k0;
+          for (std::size_t k = 0; k < kc; ++k) strip[k * cb + j] = row[k];
+        }
+        bk = strip;
+        bstride = cb;
+      }
+      const bool load = accumulate || k0 > 0;
+      for (std::size_t i = 0; i < M; ++i) {
+        float* c = C + i * ldc + j0;
+        for (std::size_t j = 0; j < cols; ++j) acc[j] = load ? c[j] : 0.0f;
+        for (std::size_t k = 0; k < kc; ++k) {
+          const float ak = *a_at<TransA>(A, lda, i, k0 + k);
+          const float* b = bk + k * bstride;
+          for (std::size_t j = 0; j < cols; ++j) acc[j] = std::fma(ak, b[j], acc[j]);
+        }
+        for (std::size_t j = 0; j < cols; ++j) c[j] = acc[j];
+      }
+    }
+  }
+}
+
+// Built without FMA instructions (no -mfma / -march), std::fma is a library call per element.
+// On x86 with GCC or Clang the same loop is also compiled for AVX2+FMA, where it vectorizes, and
+// taken when the CPU has them (checked once): the same bits either way, fma being exact.
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(__FMA__) && !defined(__CUDACC__)
+#define FORMA_GEMM_PACKED_FMA_CLONE 1
+template <bool TransA, bool TransB>
+__attribute__((target("avx2,fma"))) void portable_block_fma(
+    std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const float* A,
+    std::size_t lda, const float* B, std::size_t ldb, float* C, std::size_t ldc,
+    bool accumulate, float* strip) {
+  portable_block<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate, strip);
+}
+
+inline bool cpu_has_fma() noexcept {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return has;
+}
+#endif
+
 template <bool TransA, bool TransB>
 void block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const float* A,
            std::size_t lda, const float* B, std::size_t ldb, float* C, std::size_t ldc,
            bool accumulate) {
-  constexpr std::size_t cb = 64;
-  float acc[cb];
-  for (std::size_t i = 0; i < M; ++i) {
-    float* c = C + i * ldc;
-    for (std::size_t j0 = n0; j0 < n1; j0 += cb) {
-      const std::size_t cols = std::min(cb, n1 - j0);
-      for (std::size_t j = 0; j < cols; ++j) acc[j] = accumulate ? c[j0 + j] : 0.0f;
-      for (std::size_t k = 0; k < K; ++k) {
-        const float ak = *a_at<TransA>(A, lda, i, k);
-        if constexpr (TransB) {
-          for (std::size_t j = 0; j < cols; ++j) acc[j] = std::fma(ak, B[(j0 + j) * ldb + k], acc[j]);
-        } else {
-          const float* b = B + k * ldb + j0;
-          for (std::size_t j = 0; j < cols; ++j) acc[j] = std::fma(ak, b[j], acc[j]);
-        }
-      }
-      for (std::size_t j = 0; j < cols; ++j) c[j0 + j] = acc[j];
-    }
+#if defined(FORMA_GEMM_PACKED_FMA_CLONE)
+  float* strip = static_cast<float*>(thread_scratch<workspace_tag>(Workspace::bytes));
+  if (cpu_has_fma()) {
+    portable_block_fma<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate, strip);
+    return;
   }
+#else
+  float* strip = static_cast<float*>(thread_scratch<workspace_tag>(Workspace::bytes));
+#endif
+  portable_block<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate, strip);
 }
 
 inline constexpr std::size_t column_unit = 64;
 inline constexpr std::size_t row_unit = 1;
 
-// No packing buffers on this path.
-struct Workspace {
-  static constexpr std::size_t bytes = 0;
-};
-struct workspace_tag {};
 
 #endif
 
@@ -592,6 +645,13 @@ void run(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_
 
 // The path this translation unit was compiled for: "avx512", "avx2" or "scalar".
 inline constexpr const char* isa = detail::isa_name;
+
+// Allocates every thread's packing buffers now (the calling thread's and the pool's workers'),
+// so that no product allocates later; Decoder's constructor calls it. Without it the first
+// product a thread takes part in allocates its buffers.
+inline void reserve_workspace() {
+  reserve_thread_scratch<detail::workspace_tag>(detail::Workspace::bytes);
+}
 
 // C (M, N) = [C +] A (M, K) · B (K, N). Row-major; lda ≥ K, ldb ≥ N, ldc ≥ N.
 inline void gemm_nn(std::size_t M, std::size_t N, std::size_t K, const float* A, std::size_t lda,
