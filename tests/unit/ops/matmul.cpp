@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
+#include <vector>
 #include <type_traits>
 
 #include <forma/forma.hpp>
@@ -98,6 +100,35 @@ TEST_CASE("transposed views pick the right kernel: Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ"
   check_close(forma::matmul(at, bt), reference_product(at, bt), 1e-5);
   // matmul_nt of a transposed view is a plain product.
   check_close(forma::matmul_nt(a, forma::transpose(b)), reference_product(a, b), 1e-5);
+}
+
+TEST_CASE("fast_sum f32 products are the packed GEMM's bits; ordered_sum rows are matvec's") {
+  // 37 × 29 × 300: an odd M and N, K over one portable block of 128, threads split C.
+  Matrix<float, dyn, dyn> a(37, 300), b(300, 29), w(29, 300), a_stored(300, 37);
+  forma::testing::fill_uniform(a, 21);
+  forma::testing::fill_uniform(b, 22);
+  forma::testing::fill_uniform(w, 23);
+  forma::testing::fill_uniform(a_stored, 24);
+  namespace packed = forma::kernels::cpu::packed;
+  std::vector<float> expected(37 * 29);
+  const auto same = [&](const auto& got) {
+    return std::memcmp(got.data(), expected.data(), expected.size() * sizeof(float)) == 0;
+  };
+  packed::gemm_nn(37, 29, 300, a.data(), 300, b.data(), 29, expected.data(), 29);
+  CHECK(same(forma::matmul(a, b)));
+  packed::gemm_nt(37, 29, 300, a.data(), 300, w.data(), 300, expected.data(), 29);
+  CHECK(same(forma::matmul_nt(a, w)));
+  CHECK(same(forma::matmul(a, forma::transpose(w))));
+  packed::gemm_tn(37, 29, 300, a_stored.data(), 37, b.data(), 29, expected.data(), 29);
+  CHECK(same(forma::matmul(forma::transpose(a_stored), b)));
+  // ordered_sum: each row of matmul_nt is matvec of that row, bit for bit.
+  Matrix<float, dyn, dyn> ordered(37, 29);
+  forma::matmul_nt(a, w, ordered, forma::ordered_sum);
+  Vector<float, dyn> row(29);
+  for (std::size_t i = 0; i < 37; ++i) {
+    forma::matvec(w, a[i], row, forma::ordered_sum);
+    CHECK(std::memcmp(row.data(), ordered.data() + i * 29, 29 * sizeof(float)) == 0);
+  }
 }
 
 TEST_CASE("integer products are exact") {
