@@ -102,7 +102,7 @@ TEST_CASE("transposed views pick the right kernel: Aᵀ·B, A·Bᵀ, Aᵀ·Bᵀ"
   check_close(forma::matmul_nt(a, forma::transpose(b)), reference_product(a, b), 1e-5);
 }
 
-TEST_CASE("fast_sum f32 products are the packed GEMM's bits; ordered_sum rows are matvec's") {
+TEST_CASE("fast_sum f32 products are the packed GEMM's bits, and ordered_sum rows are matvec's") {
   // 37 × 29 × 300: an odd M and N, K over one portable block of 128, threads split C.
   Matrix<float, dyn, dyn> a(37, 300), b(300, 29), w(29, 300), a_stored(300, 37);
   forma::testing::fill_uniform(a, 21);
