@@ -51,7 +51,6 @@ namespace parallel_detail {
 // The most threads a pool runs (the caller included).
 inline constexpr std::size_t max_threads = 1024;
 
-
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -86,6 +85,8 @@ struct Job {
   std::size_t chunks = 0;
   std::atomic<std::size_t> next{0};  // the next chunk to claim
 
+  std::atomic<std::size_t> done{0};  // chunks finished
+
   // About four chunks per thread, each worth at least parallel_min_work / 4.
   void split(std::size_t n, std::size_t work_per_index, std::size_t threads) noexcept {
     count = n;
@@ -94,7 +95,6 @@ struct Job {
     chunk = std::max(min_chunk, (n + 4 * threads - 1) / (4 * threads));
     chunks = (n + chunk - 1) / chunk;
   }
-  std::atomic<std::size_t> done{0};  // chunks finished
 
   // Claims and runs chunks until none is left.
   void work() noexcept {
@@ -245,6 +245,18 @@ struct Scratch {
   }
 };
 
+// Runs `job` (run and body set) over [0, count) on the pool when the loop is worth threads
+// (count × work_per_index ≥ parallel_min_work), the pool has more than one thread and is free,
+// and this is not a loop inside a body; false, with nothing run, otherwise.
+inline bool fork(Job& job, std::size_t count, std::size_t work_per_index) {
+  if (count <= 1 || count * work_per_index < parallel_min_work || in_loop) return false;
+  auto& pool = Pool::instance();
+  const std::size_t threads = pool.threads();
+  if (threads <= 1) return false;
+  job.split(count, work_per_index, threads);
+  return job.chunks > 1 && pool.run(job);
+}
+
 }  // namespace parallel_detail
 
 // The number of threads parallel_for may use (the caller included).
@@ -265,21 +277,14 @@ inline std::size_t parallel_thread_index() noexcept { return parallel_detail::th
 // loops do not pay for threads.
 template <class Body>
 void parallel_for(std::size_t count, std::size_t work_per_index, Body&& body) {
-  if (count > 1 && count * work_per_index >= parallel_min_work && !parallel_detail::in_loop) {
-    auto& pool = parallel_detail::Pool::instance();
-    const std::size_t threads = pool.threads();
-    if (threads > 1) {
-      using B = std::remove_reference_t<Body>;
-      parallel_detail::Job job;
-      job.run = [](const void* b, std::size_t begin, std::size_t end) {
-        B& f = *const_cast<B*>(static_cast<const B*>(b));
-        for (std::size_t i = begin; i < end; ++i) f(i);
-      };
-      job.body = &body;
-      job.split(count, work_per_index, threads);
-      if (job.chunks > 1 && pool.run(job)) return;
-    }
-  }
+  using B = std::remove_reference_t<Body>;
+  parallel_detail::Job job;
+  job.run = [](const void* b, std::size_t begin, std::size_t end) {
+    B& f = *const_cast<B*>(static_cast<const B*>(b));
+    for (std::size_t i = begin; i < end; ++i) f(i);
+  };
+  job.body = &body;
+  if (parallel_detail::fork(job, count, work_per_index)) return;
   for (std::size_t i = 0; i < count; ++i) body(i);
 }
 
@@ -313,28 +318,21 @@ template <class Tag, class Body>
 void parallel_for_scratch(std::size_t count, std::size_t work_per_index, std::size_t scratch_bytes,
                           Body&& body) {
   using S = parallel_detail::Scratch<Tag>;
-  if (count > 1 && count * work_per_index >= parallel_min_work && !parallel_detail::in_loop) {
-    auto& pool = parallel_detail::Pool::instance();
-    const std::size_t threads = pool.threads();
-    if (threads > 1) {
-      using B = std::remove_reference_t<Body>;
-      parallel_detail::Job job;
-      job.run = [](const void* b, std::size_t begin, std::size_t end) {
-        B& f = *const_cast<B*>(static_cast<const B*>(b));
-        void* scratch = S::own().data;
-        for (std::size_t i = begin; i < end; ++i) f(i, scratch);
-      };
-      job.body = &body;
-      job.prepare = [](const void* context, std::size_t n) {
-        const std::size_t bytes = *static_cast<const std::size_t*>(context);
-        S::own().grow(bytes);
-        for (std::size_t k = 1; k < n; ++k) S::workers[k].grow(bytes);
-      };
-      job.prepare_context = &scratch_bytes;
-      job.split(count, work_per_index, threads);
-      if (job.chunks > 1 && pool.run(job)) return;
-    }
-  }
+  using B = std::remove_reference_t<Body>;
+  parallel_detail::Job job;
+  job.run = [](const void* b, std::size_t begin, std::size_t end) {
+    B& f = *const_cast<B*>(static_cast<const B*>(b));
+    void* scratch = S::own().data;
+    for (std::size_t i = begin; i < end; ++i) f(i, scratch);
+  };
+  job.body = &body;
+  job.prepare = [](const void* context, std::size_t threads) {
+    const std::size_t bytes = *static_cast<const std::size_t*>(context);
+    S::own().grow(bytes);
+    for (std::size_t k = 1; k < threads; ++k) S::workers[k].grow(bytes);
+  };
+  job.prepare_context = &scratch_bytes;
+  if (parallel_detail::fork(job, count, work_per_index)) return;
   void* scratch = S::own().grow(scratch_bytes);
   for (std::size_t i = 0; i < count; ++i) body(i, scratch);
 }

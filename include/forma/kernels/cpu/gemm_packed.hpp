@@ -37,7 +37,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstring>
-#include <new>
 #include <utility>
 
 #include "forma/core/config.hpp"
@@ -583,14 +582,12 @@ template <bool TransA, bool TransB>
 void block(std::size_t M, std::size_t n0, std::size_t n1, std::size_t K, const float* A,
            std::size_t lda, const float* B, std::size_t ldb, float* C, std::size_t ldc,
            bool accumulate) {
-#if defined(FORMA_GEMM_PACKED_FMA_CLONE)
   float* strip = static_cast<float*>(thread_scratch<workspace_tag>(Workspace::bytes));
+#if defined(FORMA_GEMM_PACKED_FMA_CLONE)
   if (cpu_has_fma()) {
     portable_block_fma<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate, strip);
     return;
   }
-#else
-  float* strip = static_cast<float*>(thread_scratch<workspace_tag>(Workspace::bytes));
 #endif
   portable_block<TransA, TransB>(M, n0, n1, K, A, lda, B, ldb, C, ldc, accumulate, strip);
 }
