@@ -28,6 +28,7 @@
 #include <forma/models/presets.hpp>
 
 #include "allocation_counter.hpp"
+#include "logits_compare.hpp"
 #include "test_support.hpp"
 
 namespace hf = forma::io::hf;
@@ -83,31 +84,9 @@ Expected load_expected(const std::string& name) {
   return e;
 }
 
-double max_error(const std::vector<float>& got, const std::vector<double>& expected) {
-  REQUIRE(got.size() == expected.size());
-  double worst = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const double d = std::fabs(static_cast<double>(got[i]) - expected[i]);
-    if (!(d <= worst)) worst = d;  // a NaN wins
-  }
-  return worst;
-}
-
-bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-// Decode and prefill with fast_sum: the prefill's projections run the packed GEMM, the decode's
-// the GEMV kernel, which round differently; they agree within this.
-constexpr double path_tolerance = 1e-5;
-
-bool agree(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (!(std::fabs(static_cast<double>(a[i]) - static_cast<double>(b[i])) <= path_tolerance)) return false;
-  }
-  return true;
-}
+using forma::testing::agree;
+using forma::testing::max_error;
+using forma::testing::same_bits;
 
 // ---- running a model ------------------------------------------------------------------------
 
